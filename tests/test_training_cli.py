@@ -1,0 +1,116 @@
+"""``sketchgen-train``: clear errors with status 2, a whole run on a generated .npz, resume, evaluate."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, random_stroke3
+
+from sketchgen.datafiles import save_npz
+from training import checkpoint as ckpt
+from training.cli import main
+from training.evaluate import evaluate_experiment
+
+TINY = "enc_rnn_size=16,dec_rnn_size=32,z_size=8,num_mixture=4,batch_size=20,save_every=4,eval_every=4"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(0)
+    splits = {split: [random_stroke3(rng, n_points=int(rng.integers(5, 30)), n_strokes=2) for _ in range(n)]
+              for split, n in (("train", 80), ("valid", 20), ("test", 20))}
+    folder = tmp_path_factory.mktemp("data")
+    save_npz(folder / "toy.npz", splits)
+    return folder
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_unknown_hyperparameter_is_an_error_without_traceback(capsys, data_dir: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--data", "toy", "--data_dir", str(data_dir), "--experiment_dir", str(tmp_path),
+                       "--hparams", "dec_rnn_sise=64")
+    assert code == 2
+    assert err.startswith("error: ") and "dec_rnn_sise" in err and "Traceback" not in err
+
+
+def test_a_missing_data_file_names_it_and_says_how_to_download(capsys, data_dir: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--data", "cat", "--data_dir", str(data_dir), "--experiment_dir", str(tmp_path))
+    assert code == 2
+    assert str(data_dir / "cat.npz") in err and "sketchgen-data download cat" in err
+
+
+def test_a_bad_config_file_is_an_error(capsys, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"batch_size": "many"}')
+    code, _, err = run(capsys, "--config", str(bad), "--experiment_dir", str(tmp_path / "run"))
+    assert code == 2 and str(bad) in err and "batch_size" in err
+    (tmp_path / "broken.json").write_text("{not json")
+    code, _, err = run(capsys, "--config", str(tmp_path / "broken.json"))
+    assert code == 2 and "not valid JSON" in err
+
+
+def test_the_module_entry_point_reports_errors_with_status_2(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "training", "--hparams", "learning_rate=-1",
+                           "--experiment_dir", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=120)
+    assert proc.returncode == 2
+    assert "error: " in proc.stderr and "learning_rate" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_train_resume_and_evaluate_end_to_end(capsys, data_dir: Path, tmp_path: Path) -> None:
+    common = ["--data", "toy", "--data_dir", str(data_dir), "--hparams", TINY, "--quiet"]
+    code, out, err = run(capsys, *common, "--experiment_dir", str(tmp_path / "straight"), "--steps", "8")
+    assert code == 0, err
+    assert "80/20/20 train/valid/test" in out and "trained to step 8" in out
+
+    split = tmp_path / "split"
+    assert run(capsys, *common, "--experiment_dir", str(split), "--steps", "4")[0] == 0
+    code, _, err = run(capsys, *common, "--experiment_dir", str(split), "--steps", "8")
+    assert code == 2 and "--resume" in err  # never trains over an existing run by accident
+    code, _, err = run(capsys, "--experiment_dir", str(split), "--resume", "--hparams", "dec_rnn_size=64")
+    assert code == 2 and "dec_rnn_size" in err
+    code, out, err = run(capsys, "--experiment_dir", str(split), "--resume", "--steps", "8", "--quiet")
+    assert code == 0, err
+    assert "resuming" in out and "at step 4" in out
+
+    straight = ckpt.load_trained_model(tmp_path / "straight", "latest")
+    resumed = ckpt.load_trained_model(split, "latest")
+    assert straight.step == resumed.step == 8
+    for a, b in zip(straight.model.trainable_variables, resumed.model.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+    config = json.loads((split / "config.json").read_text())
+    assert config["data_set"] == ["toy.npz"] and config["enc_rnn_size"] == 16
+    data_info = json.loads((split / "data.json").read_text())
+    assert data_info["scale_factor"] > 0 and data_info["data_sets"] == ["toy.npz"]
+
+    code, out, err = run(capsys, "evaluate", str(split), "--split", "valid,test")
+    assert code == 0, err
+    assert "L_R" in out and "L_KL" in out and out.count("\nvalid") == 1 and out.count("\ntest") == 1
+    results = evaluate_experiment(split, ("valid", "test"))
+    assert set(results) >= {"valid", "test", "step", "checkpoint"}
+    assert results["valid"]["sketches"] == 20 and np.isfinite(results["test"]["r_loss"])
+    code, out, _ = run(capsys, "evaluate", str(split), "--json", "--checkpoint", "latest")
+    assert code == 0 and json.loads(out)["step"] == 8
+
+
+def test_epochs_and_unconditional_shortcuts(capsys, data_dir: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "--data", str(data_dir / "toy.npz"), "--experiment_dir", str(tmp_path),
+                         "--hparams", TINY, "--epochs", "1.5", "--unconditional", "--quiet")
+    assert code == 0, err
+    assert "unconditional" in out and "trained to step 6" in out  # 80 // 20 = 4 steps per epoch
+    assert json.loads((tmp_path / "config.json").read_text())["conditional"] is False
+
+
+def test_evaluate_on_a_folder_without_a_run_is_an_error(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "evaluate", str(tmp_path))
+    assert code == 2 and str(tmp_path) in err and "checkpoint" in err

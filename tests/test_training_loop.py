@@ -1,0 +1,196 @@
+"""The training loop on a tiny model: it learns, its masking is exact, it resumes exactly, it stops on NaN."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import REPO_ROOT, random_stroke3
+
+from sketchgen.datafiles import save_npz
+from training import checkpoint as ckpt
+from training.config import HParams
+from training.dataset import SketchData, load_sketch_data, make_batch
+from training.model import SketchRNN, split_mixture
+from training.objective import reconstruction_loss
+from training.trainer import TrainOptions, Trainer, TrainingDiverged
+
+TINY = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=20, max_seq_len=60,
+            save_every=5, eval_every=5)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> SketchData:
+    rng = np.random.default_rng(0)
+    splits = {split: [random_stroke3(rng, n_points=int(rng.integers(5, 40)), n_strokes=3) for _ in range(n)]
+              for split, n in (("train", 200), ("valid", 30), ("test", 30))}
+    path = tmp_path_factory.mktemp("data") / "toy.npz"
+    save_npz(path, splits)
+    return load_sketch_data([str(path)], None, max_seq_len=60)
+
+
+def tiny(**overrides) -> HParams:
+    return HParams(**{**TINY, **overrides})
+
+
+def trainer(hp: HParams, data: SketchData, folder: Path) -> Trainer:
+    return Trainer(hp, data, folder, TrainOptions(progress=False))
+
+
+def test_the_loss_falls_within_30_steps(data: SketchData, tmp_path: Path) -> None:
+    t = trainer(tiny(learning_rate=0.005, save_every=100, eval_every=100), data, tmp_path)
+    before = t.evaluator.evaluate(data.splits["train"][:60])
+    t.train(30)
+    after = t.evaluator.evaluate(data.splits["train"][:60])
+    assert after["r_loss"] < 0.85 * before["r_loss"], (before, after)
+    assert t.step == 30
+
+
+def test_encoder_and_loss_are_exact_under_extra_padding(data: SketchData) -> None:
+    hp = tiny(max_seq_len=data.max_seq_len)
+    model = SketchRNN(hp)
+    sketches = data.splits["valid"][:6]
+    longest = max(len(s) for s in sketches)
+    short, padded = make_batch(sketches, longest + 1), make_batch(sketches, longest + 1 + 13)
+    mu_a, logvar_a = model.encode(short.strokes[:, 1:], short.lengths)
+    mu_b, logvar_b = model.encode(padded.strokes[:, 1:], padded.lengths)
+    np.testing.assert_allclose(mu_a, mu_b, atol=1e-6)
+    np.testing.assert_allclose(logvar_a, logvar_b, atol=1e-6)
+
+    z = tf.constant(np.random.default_rng(1).standard_normal((6, hp.z_size)), tf.float32)
+    raw_a = model.decode_sequence(short.strokes[:, :-1], z)
+    raw_b = model.decode_sequence(padded.strokes[:, :-1], z)
+    steps = short.strokes.shape[1] - 1
+    np.testing.assert_allclose(raw_a, raw_b[:, :steps], atol=1e-5)  # later padding cannot reach earlier steps
+    loss_a = [float(v) for v in reconstruction_loss(short.strokes[:, 1:], split_mixture(raw_a, 4), 60)]
+    loss_b = [float(v) for v in reconstruction_loss(padded.strokes[:, 1:], split_mixture(raw_b, 4), 60)]
+    assert loss_a[1] == pytest.approx(loss_b[1], abs=1e-6)  # offsets: only real points count
+    # the pen term counts every computed step, so extra padding adds exactly its end-of-sketch cross-entropy
+    extra_pen = split_mixture(raw_b[:, steps:], 4).pen_logits
+    extra = -tf.reduce_sum(tf.nn.log_softmax(extra_pen)[..., 2]) / (6 * 60)
+    assert loss_b[2] == pytest.approx(loss_a[2] + float(extra), abs=1e-6)
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(data: SketchData, tmp_path: Path) -> None:
+    hp = tiny()
+    straight = trainer(hp, data, tmp_path / "straight")
+    last_straight = straight.train(12)
+
+    first = trainer(hp, data, tmp_path / "split")
+    first.train(6)
+    del first
+    second = trainer(hp, data, tmp_path / "split")  # fresh objects, as a new process would build them
+    second.restore(ckpt.checkpoint_dir(tmp_path / "split", ckpt.LATEST))
+    assert second.step == 6
+    last_resumed = second.train(12)
+
+    assert last_resumed["loss"] == pytest.approx(last_straight["loss"], abs=1e-6)
+    for a, b in zip(straight.model.variables, second.model.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
+    for a, b in zip(straight.optimizer.variables, second.optimizer.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "split" / ckpt.METRICS_FILE).read_text().splitlines()]
+    assert steps == sorted(steps)  # lines written after the checkpoint of a resumed run are not duplicated
+
+
+def test_checkpoints_hold_config_scale_factor_and_the_best_model(data: SketchData, tmp_path: Path) -> None:
+    t = trainer(tiny(), data, tmp_path)
+    t.write_run_files()
+    t.train(10)
+    assert HParams.load(tmp_path / "config.json") == t.hp
+    assert HParams.from_json(t.hp.to_json()) == t.hp
+    for which in (ckpt.LATEST, ckpt.BEST):
+        folder = ckpt.checkpoint_dir(tmp_path, which)
+        assert folder is not None
+        info = json.loads((folder / ckpt.DATA_FILE).read_text())
+        assert info["scale_factor"] == pytest.approx(data.scale_factor)
+        assert info["max_seq_len"] == data.max_seq_len
+        assert HParams.load(folder / ckpt.CONFIG_FILE) == t.hp
+    state = json.loads((tmp_path / "latest" / ckpt.STATE_FILE).read_text())
+    assert state["step"] == 10 and state["best_step"] in (5, 10)
+    loaded = ckpt.load_trained_model(tmp_path, "latest")
+    for a, b in zip(t.model.trainable_variables, loaded.model.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert loaded.scale_factor == pytest.approx(data.scale_factor)
+
+
+def test_evaluation_is_repeatable_and_independent_of_batch_size(data: SketchData, tmp_path: Path) -> None:
+    t = trainer(tiny(), data, tmp_path)
+    a = t.evaluator.evaluate(data.splits["valid"], batch_size=7)
+    b = t.evaluator.evaluate(data.splits["valid"], batch_size=30)
+    assert a["sketches"] == b["sketches"] == 30
+    for key in ("r_loss", "kl_loss", "offset_loss", "pen_loss"):
+        assert a[key] == pytest.approx(b[key], rel=1e-5)
+    assert t.evaluator.evaluate(data.splits["valid"]) == t.evaluator.evaluate(data.splits["valid"])
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(data: SketchData, tmp_path: Path) -> None:
+    t = trainer(tiny(learning_rate=1e4, min_learning_rate=1e3, save_every=1), data, tmp_path)
+    with pytest.raises(TrainingDiverged) as err:
+        t.train(20)
+    message = str(err.value)
+    assert message.startswith("loss became ")
+    kept = ckpt.checkpoint_dir(tmp_path, ckpt.LATEST)
+    state = json.loads((kept / ckpt.STATE_FILE).read_text())
+    assert f"at step {state['step'] + 1};" in message
+    assert f"the last good checkpoint at step {state['step']} is kept" in message
+    loaded = ckpt.load_trained_model(tmp_path, "latest")
+    assert all(np.isfinite(v.numpy()).all() for v in loaded.model.trainable_variables)
+
+
+def test_an_unconditional_model_trains_on_reconstruction_alone(data: SketchData, tmp_path: Path) -> None:
+    t = trainer(tiny(conditional=False), data, tmp_path)
+    metrics = t.train(3)
+    assert metrics["kl_loss"] == 0.0 and metrics["loss"] == pytest.approx(metrics["r_loss"])
+    assert ckpt.checkpoint_dir(tmp_path, ckpt.LATEST) is not None
+
+
+_KILL_MID_WRITE = """
+import sys, time
+from pathlib import Path
+from training.checkpoint import write_dir_atomically
+def fill(folder):
+    (folder / "state.json").write_text('{"step": 2}')
+    print("writing", flush=True)
+    time.sleep(60)
+write_dir_atomically(Path(sys.argv[1]) / "latest", fill)
+"""
+
+
+def _fake_checkpoint(folder: Path, step: int) -> None:
+    folder.mkdir()
+    (folder / ckpt.STATE_FILE).write_text(json.dumps({"step": step}))
+    (folder / f"{ckpt.CKPT_PREFIX}.index").write_text("index")
+
+
+def test_sigkill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path: Path) -> None:
+    _fake_checkpoint(tmp_path / "latest", 1)
+    proc = subprocess.Popen([sys.executable, "-c", _KILL_MID_WRITE, str(tmp_path)], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    folder = ckpt.checkpoint_dir(tmp_path, ckpt.LATEST)
+    assert json.loads((folder / ckpt.STATE_FILE).read_text())["step"] == 1
+    assert list(tmp_path.glob(".latest.tmp-*"))  # the half-written folder is there ...
+    ckpt.clean_stale_temporaries(tmp_path)
+    assert not list(tmp_path.glob(".latest.tmp-*"))  # ... and the next run removes it
+
+
+def test_a_swap_interrupted_between_its_renames_is_recovered(tmp_path: Path) -> None:
+    _fake_checkpoint(tmp_path / ".latest.old", 4)  # killed after moving the old folder aside, before the new one
+    assert ckpt.checkpoint_dir(tmp_path, ckpt.LATEST) == tmp_path / ".latest.old"
+    ckpt.write_dir_atomically(tmp_path / "latest", lambda f: _fake_checkpoint_files(f, 5))
+    assert json.loads((tmp_path / "latest" / ckpt.STATE_FILE).read_text())["step"] == 5
+    assert not (tmp_path / ".latest.old").exists()
+
+
+def _fake_checkpoint_files(folder: Path, step: int) -> None:
+    (folder / ckpt.STATE_FILE).write_text(json.dumps({"step": step}))
+    (folder / f"{ckpt.CKPT_PREFIX}.index").write_text("index")

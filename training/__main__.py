@@ -1,0 +1,6 @@
+"""``python -m training`` == ``sketchgen-train``."""
+import sys
+
+from training.cli import main
+
+sys.exit(main())

@@ -1,0 +1,190 @@
+"""Checkpoint folders of a training run, written atomically, and loading a trained model back.
+
+An experiment folder holds::
+
+    config.json     the HParams of the run (max_seq_len is the N_max actually used)
+    data.json       scale_factor, max_seq_len, the data files (names, paths, sha256) and filter counts
+    metrics.jsonl   one JSON object per logged training step and per evaluation
+    latest/         the newest checkpoint: ckpt.index + ckpt.data-*, state.json, config.json, data.json
+    best/           the checkpoint with the lowest validation L_R + max(L_KL, kl_tolerance), same layout
+
+A checkpoint folder is filled under a temporary name and then swapped in with two renames (old -> ``.NAME.old``,
+new -> NAME); a process killed at any moment leaves either the new folder or the complete old one, and
+:func:`checkpoint_dir` finds whichever survived. ``state.json`` holds the step, the data sampler's Generator state
+and the best validation cost, so ``--resume`` continues the run exactly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sketchgen.errors import ModelError
+
+LATEST = "latest"
+BEST = "best"
+CKPT_PREFIX = "ckpt"
+STATE_FILE = "state.json"
+CONFIG_FILE = "config.json"
+DATA_FILE = "data.json"
+METRICS_FILE = "metrics.jsonl"
+FORMAT_VERSION = 1
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file of ``folder`` and the folder itself, so a power loss cannot leave half a checkpoint."""
+    for path in folder.iterdir():
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not possible on every platform (Windows); the renames are still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _old_name(target: Path) -> Path:
+    return target.parent / f".{target.name}.old"
+
+
+def recover(target: Path) -> None:
+    """Finish a swap that a killed process left half done (only the writer of the experiment calls this)."""
+    old = _old_name(target)
+    if old.is_dir():
+        if target.is_dir():
+            shutil.rmtree(old)
+        else:
+            os.rename(old, target)
+
+
+def clean_stale_temporaries(experiment_dir: Path) -> None:
+    """Remove half-written temporary checkpoint folders of a killed run."""
+    for path in experiment_dir.glob(".*.tmp-*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def write_dir_atomically(target: Path, fill: Callable[[Path], None]) -> None:
+    """Create ``target`` (replacing an existing one) with the files ``fill(temporary_folder)`` writes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp's folders are private; a checkpoint is not
+        fill(tmp)
+        _fsync_tree(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    recover(target)
+    old = _old_name(target)
+    if target.exists():
+        os.rename(target, old)
+    os.rename(tmp, target)
+    _fsync_dir(target.parent)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def checkpoint_dir(path: str | Path, which: str = LATEST) -> Path | None:
+    """The complete checkpoint folder ``which`` of an experiment, or None; read-only (never renames)."""
+    experiment = Path(path)
+    for candidate in (experiment / which, _old_name(experiment / which)):
+        if (candidate / STATE_FILE).is_file() and (candidate / f"{CKPT_PREFIX}.index").is_file():
+            return candidate
+    return None
+
+
+def read_json(path: Path, error_path: Path | None = None) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(error_path or path, "missing") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(error_path or path, f"cannot read ({exc})") from None
+    if not isinstance(value, dict):
+        raise ModelError(error_path or path, "expected a JSON object")
+    return value
+
+
+def write_json(path: Path, value: dict[str, Any]) -> None:
+    from sketchgen.fileio import atomic_write
+    with atomic_write(path, mode="w") as fh:
+        fh.write(json.dumps(value, indent=2, sort_keys=True))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# loading a trained model (evaluate, export)
+
+@dataclass
+class TrainedModel:
+    """A model restored from a checkpoint folder, with its config and the data facts it needs at inference."""
+
+    model: Any            # training.model.SketchRNN
+    hparams: Any          # training.config.HParams
+    data: dict[str, Any]  # data.json: scale_factor, max_seq_len, data_sets, sources, ...
+    state: dict[str, Any] # state.json: step, best validation numbers, ...
+    directory: Path
+
+    @property
+    def step(self) -> int:
+        return int(self.state["step"])
+
+    @property
+    def scale_factor(self) -> float:
+        return float(self.data["scale_factor"])
+
+
+def find_checkpoint(path: str | Path, which: str = BEST) -> Path:
+    """``path`` is a checkpoint folder, or an experiment folder whose ``which`` (falling back to latest) is used."""
+    path = Path(path)
+    if (path / STATE_FILE).is_file():
+        return path
+    if not path.is_dir():
+        raise ModelError(path, "no such experiment or checkpoint folder")
+    found = checkpoint_dir(path, which) or (checkpoint_dir(path, LATEST) if which == BEST else None)
+    if found is None:
+        raise ModelError(path, f"holds no complete '{which}' checkpoint (is it a sketchgen-train experiment "
+                               "folder, and has the run saved a checkpoint yet?)")
+    return found
+
+
+def load_trained_model(path: str | Path, which: str = BEST) -> TrainedModel:
+    """Rebuild the SketchRNN of a checkpoint and read its weights (the optimizer state is ignored)."""
+    import tensorflow as tf
+
+    from training.config import HParams
+    from training.model import SketchRNN
+
+    folder = find_checkpoint(path, which)
+    hp = HParams.from_json((folder / CONFIG_FILE).read_text(encoding="utf-8"), source=str(folder / CONFIG_FILE))
+    data = read_json(folder / DATA_FILE)
+    state = read_json(folder / STATE_FILE)
+    model = SketchRNN(hp)
+    try:
+        status = tf.train.Checkpoint(model=model).read(str(folder / CKPT_PREFIX))
+        status.assert_existing_objects_matched()
+        status.expect_partial()  # the optimizer and seed states are only needed to resume training
+    except (tf.errors.OpError, ValueError, AssertionError) as exc:
+        raise ModelError(folder, f"cannot read the checkpoint ({str(exc).splitlines()[0]})") from None
+    return TrainedModel(model=model, hparams=hp, data=data, state=state, directory=folder)

@@ -1,0 +1,262 @@
+"""``sketchgen-train`` (also ``python -m training``): train a sketch-rnn model, resume it, evaluate it.
+
+    sketchgen-train --data aaron_sheep --data_dir DIR --experiment_dir runs/sheep [--hparams k=v,...] [--steps N]
+    sketchgen-train --experiment_dir runs/sheep --resume
+    sketchgen-train evaluate runs/sheep [--split valid,test] [--checkpoint best|latest]
+
+The flags of the original ``sketch_rnn_train.py`` keep their names (``--data_dir``, ``--log_root``, ``--hparams``).
+Precedence: defaults < ``--config FILE.json`` < ``--hparams`` < ``--data/--seed/--unconditional/--steps/--epochs``.
+Every user error prints ``error: <message>`` and exits with status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sketchgen.errors import ConfigError, SketchGenError
+from training.config import HParams
+
+DEFAULT_DATA_DIR = "data"  # where `sketchgen-data download` puts files by default
+# hyperparameters that may change when a run is resumed: they do not change the model, the data or its order
+RESUMABLE_KEYS = frozenset({"num_steps", "save_every", "eval_every"})
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise _UsageError(message)
+
+
+def build_train_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sketchgen-train", description="Train a sketch-rnn model (sub-command: evaluate).",
+                epilog="sketchgen-train evaluate EXPERIMENT --help shows the evaluation options.")
+    p.add_argument("--data", nargs="+", metavar="NAME_OR_FILE",
+                   help="data files, or names looked up in --data_dir (cat -> DIR/cat.npz); several are combined. "
+                        "Default: the data_set hyperparameter (aaron_sheep.npz)")
+    p.add_argument("--data_dir", default=None, metavar="DIR",
+                   help=f"folder of the .npz data files (default {DEFAULT_DATA_DIR})")
+    p.add_argument("--experiment_dir", "--log_root", dest="experiment_dir", default=None, metavar="DIR",
+                   help="where checkpoints, config.json, data.json and metrics.jsonl go "
+                        "(default experiments/<first data set>)")
+    p.add_argument("--config", metavar="FILE.json", help="hyperparameters from a JSON file (e.g. a run's config.json)")
+    p.add_argument("--hparams", default="", metavar="k=v,...",
+                   help="override hyperparameters, e.g. 'batch_size=50,dec_rnn_size=256' (the original's syntax)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, metavar="N", help="train until this step (sets num_steps)")
+    length.add_argument("--epochs", type=float, metavar="E", help="train for E passes over the training set")
+    p.add_argument("--resume", "--resume_training", action="store_true",
+                   help="continue the run in --experiment_dir exactly where its latest checkpoint left it")
+    p.add_argument("--seed", type=int, help="seed of weights, dropout, z noise and data order (default 0)")
+    p.add_argument("--unconditional", action="store_true", help="decoder-only model (sets conditional=false)")
+    p.add_argument("--no-bucketing", dest="bucketing", action="store_false",
+                   help="pad every batch to max_seq_len like the original (slower; same data order semantics)")
+    p.add_argument("--xla", action="store_true", help="compile the train step with XLA (slower on most CPUs)")
+    p.add_argument("--log_every", type=int, default=20, metavar="N", help="metrics.jsonl line every N steps")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def build_evaluate_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sketchgen-train evaluate",
+                description="Print L_R and L_KL of a trained run on its validation and test sets.")
+    p.add_argument("experiment", metavar="EXPERIMENT", help="experiment folder (or a checkpoint folder)")
+    p.add_argument("--split", default="valid,test", help="comma-separated splits (default valid,test)")
+    p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                   help="which checkpoint (default best, else latest)")
+    p.add_argument("--data_dir", default=None, metavar="DIR",
+                   help="look the run's data files up by name in DIR (when they moved since training)")
+    p.add_argument("--data", nargs="+", metavar="NAME_OR_FILE", help="the run's data files at a new location")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    return p
+
+
+# --------------------------------------------------------------------------------------------------------------------
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _fresh_hparams(args: argparse.Namespace) -> HParams:
+    hp = HParams.load(args.config) if args.config else HParams()
+    hp = hp.with_overrides(args.hparams)
+    overrides: dict[str, object] = {}
+    if args.data:
+        overrides["data_set"] = list(args.data)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.unconditional:
+        overrides["conditional"] = False
+    if args.steps is not None:
+        overrides["num_steps"] = args.steps
+    return hp.with_overrides(overrides) if overrides else hp
+
+
+def _resumed_hparams(args: argparse.Namespace, experiment: Path) -> HParams:
+    from training.checkpoint import CONFIG_FILE
+    if args.config:
+        raise ConfigError("--config cannot be used with --resume: a resumed run keeps its own config.json")
+    hp = HParams.load(experiment / CONFIG_FILE)
+    if args.hparams:
+        frozen = sorted(_named_keys(args.hparams) - RESUMABLE_KEYS)
+        if frozen:
+            raise ConfigError(f"--resume keeps the run's hyperparameters; only {', '.join(sorted(RESUMABLE_KEYS))} "
+                              f"may change (asked to change {', '.join(frozen)})")
+        hp = hp.with_overrides(args.hparams)
+    if args.seed is not None and args.seed != hp.seed:
+        raise ConfigError(f"--seed {args.seed} differs from the run's seed {hp.seed}; --resume keeps it")
+    if args.unconditional and hp.conditional:
+        raise ConfigError("--unconditional: the run being resumed is a conditional model")
+    if args.steps is not None:
+        hp = hp.with_overrides({"num_steps": args.steps})
+    return hp
+
+
+def _named_keys(overrides: str) -> set[str]:
+    from training.config import _split_overrides
+    return {item.split("=", 1)[0].strip() for item in _split_overrides(overrides) if "=" in item}
+
+
+def _default_experiment_dir(hp: HParams) -> Path:
+    first = Path(hp.data_set[0]).name.removesuffix(".npz") or "default"
+    return Path("experiments") / first
+
+
+def _epochs_to_steps(epochs: float, batches_per_epoch: int) -> int:
+    if not epochs > 0:
+        raise ConfigError(f"--epochs must be > 0, got {epochs}")
+    return max(1, round(epochs * batches_per_epoch))
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training import checkpoint as ckpt
+
+    if args.log_every < 1:
+        raise ConfigError(f"--log_every must be >= 1, got {args.log_every}")
+    if args.resume:
+        if args.experiment_dir is None:
+            raise ConfigError("--resume needs --experiment_dir (the folder of the run to continue)")
+        experiment = Path(args.experiment_dir)
+        latest = ckpt.checkpoint_dir(experiment, ckpt.LATEST)
+        if not (experiment / ckpt.CONFIG_FILE).is_file():
+            raise ConfigError(f"{experiment}: no run to resume here (no {ckpt.CONFIG_FILE})")
+        hp = _resumed_hparams(args, experiment)
+    else:
+        hp = _fresh_hparams(args)
+        experiment = Path(args.experiment_dir) if args.experiment_dir else _default_experiment_dir(hp)
+        if ckpt.checkpoint_dir(experiment, ckpt.LATEST) or ckpt.checkpoint_dir(experiment, ckpt.BEST):
+            raise ConfigError(f"{experiment} already holds a training run; continue it with --resume, or choose "
+                              "another --experiment_dir")
+        latest = None
+
+    _quiet_tensorflow()
+    from training.dataset import BatchingOptions, load_sketch_data
+    from training.trainer import TrainOptions, Trainer
+
+    if args.resume:
+        info = ckpt.read_json(experiment / ckpt.DATA_FILE)
+        expected = {s["name"]: s["sha256"] for s in info.get("sources", [])}
+        if args.data:
+            entries, data_dir = list(args.data), args.data_dir
+        elif args.data_dir:
+            entries, data_dir = [s["name"] for s in info["sources"]], args.data_dir
+        else:
+            entries, data_dir = [s["path"] for s in info["sources"]], None
+        data = load_sketch_data(entries, data_dir, hp.max_seq_len, scale=float(info["scale_factor"]),
+                                expected_sha256=expected)
+        names = [s.name for s in data.sources]
+        if names != list(info.get("data_sets", names)):
+            raise ConfigError(f"the run was trained on {', '.join(info['data_sets'])}; --resume got "
+                              f"{', '.join(names)}")
+        if latest is not None:
+            state = ckpt.read_json(latest / ckpt.STATE_FILE)
+            options = TrainOptions.from_dict(state.get("options", {}), progress=not args.quiet)
+            if not args.bucketing and options.batching.bucketing:
+                raise ConfigError("--no-bucketing: the run being resumed uses bucketing; --resume keeps it")
+            options.jit_compile = args.xla or options.jit_compile
+        else:
+            options = TrainOptions(BatchingOptions(bucketing=args.bucketing), jit_compile=args.xla,
+                                   log_every=args.log_every, progress=not args.quiet)
+    else:
+        data = load_sketch_data(hp.data_set, args.data_dir or DEFAULT_DATA_DIR, hp.max_seq_len)
+        hp = hp.with_overrides({"data_set": [s.name for s in data.sources], "max_seq_len": data.max_seq_len})
+        options = TrainOptions(BatchingOptions(bucketing=args.bucketing), jit_compile=args.xla,
+                               log_every=args.log_every, progress=not args.quiet)
+    if latest is None:
+        (experiment / ckpt.METRICS_FILE).unlink(missing_ok=True)  # left by an earlier attempt that saved nothing
+    print(data.summary(), flush=True)
+
+    if args.epochs is not None:
+        per_epoch = len(data.splits["train"]) // hp.batch_size
+        hp = hp.with_overrides({"num_steps": _epochs_to_steps(args.epochs, per_epoch)})
+    trainer = Trainer(hp, data, experiment, options)
+    if latest is not None:
+        trainer.restore(latest)
+        print(f"resuming {experiment} at step {trainer.step}", flush=True)
+    trainer.write_run_files()
+    params = sum(int(v.numpy().size) for v in trainer.model.trainable_variables)
+    print(f"model: {'conditional' if hp.conditional else 'unconditional'}, {params:,} parameters; training to step "
+          f"{hp.num_steps} ({trainer.batcher.batches_per_epoch} steps per epoch of batch {hp.batch_size}); "
+          f"writing {experiment}", flush=True)
+    started = time.time()
+    try:
+        trainer.train(hp.num_steps)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted at step {trainer.step}; checkpoint in {experiment / ckpt.LATEST}; "
+              f"continue with: sketchgen-train --experiment_dir {experiment} --resume", file=sys.stderr)
+        return 130
+    minutes = (time.time() - started) / 60
+    best = ""
+    if trainer.best_step is not None:
+        best = f"; best validation cost {trainer.best_cost:.4f} at step {trainer.best_step} in {experiment / ckpt.BEST}"
+    print(f"trained to step {trainer.step} in {minutes:.1f} min; latest checkpoint in {experiment / ckpt.LATEST}"
+          f"{best}", flush=True)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    splits = [s.strip() for s in args.split.split(",") if s.strip()]
+    if not splits:
+        raise ConfigError("--split names no split (use e.g. valid,test)")
+    _quiet_tensorflow()
+    from training.evaluate import evaluate_experiment
+    results = evaluate_experiment(args.experiment, splits, which=args.checkpoint, data_dir=args.data_dir,
+                                  data=args.data)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"checkpoint {results['checkpoint']} (step {results['step']})")
+    print(f"{'split':<7} {'L_R':>8} {'L_KL':>8} {'offsets':>8} {'pen':>8} {'sketches':>9}")
+    for split in splits:
+        r = results[split]
+        print(f"{split:<7} {r['r_loss']:8.4f} {r['kl_loss']:8.4f} {r['offset_loss']:8.4f} {r['pen_loss']:8.4f} "
+              f"{r['sketches']:9d}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "evaluate":
+            return _evaluate(build_evaluate_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "train":
+            argv = argv[1:]
+        return _train(build_train_parser().parse_args(argv))
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SketchGenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

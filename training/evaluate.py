@@ -1,0 +1,94 @@
+"""Validation and test losses, computed as the original sketch-rnn does so the numbers compare with its reports.
+
+As magenta's ``evaluate_model``: dropout off, batches padded to N_max with the pen loss counted over every step
+(the original's eval model is built with ``is_training=1``), z *sampled* from q(z|x) (the original always samples).
+Here the sampling noise is one fixed normal vector per sketch (from the run's seed), so an evaluation is exactly
+repeatable, independent of the batch size, and never disturbs the training random streams. Every sketch is used
+(the original drops a last partial batch); the means are weighted by sketch. L_KL is reported as computed (not floored); the *cost* used to pick the
+best checkpoint is ``L_R + max(L_KL, kl_tolerance)`` (just L_R for unconditional models).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from training.config import HParams
+from training.dataset import evaluation_batches
+from training.model import SketchRNN, split_mixture
+from training.objective import kl_loss, reconstruction_loss
+
+EVAL_SEED_SALT = 7919  # keeps the evaluation noise apart from the model's own seeds
+
+
+class Evaluator:
+    """Holds one compiled evaluation step for a model (batch and time dimensions are free)."""
+
+    def __init__(self, model: SketchRNN, hp: HParams, max_seq_len: int):
+        self.model = model
+        self.hp = hp
+        self.max_seq_len = max_seq_len
+        self._step = tf.function(self._losses, input_signature=[
+            tf.TensorSpec([None, None, 5], tf.float32), tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None, None], tf.float32)], reduce_retracing=True)
+
+    def _losses(self, strokes, lengths, eps):
+        target = strokes[:, 1:, :]
+        if self.hp.conditional:
+            mu, logvar = self.model.encode(target, lengths, training=False)
+            z = mu + tf.exp(logvar / 2.0) * eps
+            kl = kl_loss(mu, logvar)
+        else:
+            z, kl = None, tf.constant(0.0)
+        raw = self.model.decode_sequence(strokes[:, :-1, :], z, training=False)
+        r_loss, offset_loss, pen_loss = reconstruction_loss(target, split_mixture(raw, self.hp.num_mixture),
+                                                            self.max_seq_len)
+        return r_loss, offset_loss, pen_loss, kl
+
+    def evaluate(self, sketches: Sequence[np.ndarray], batch_size: int | None = None) -> dict[str, float]:
+        """Mean L_R (with its offset and pen parts), L_KL and the selection cost over normalised stroke-3 sketches."""
+        batch_size = batch_size or self.hp.batch_size
+        noise = np.random.default_rng(self.hp.seed + EVAL_SEED_SALT).standard_normal(
+            (len(sketches), self.hp.z_size)).astype(np.float32)
+        sums = np.zeros(4)
+        count = 0
+        for batch in evaluation_batches(sketches, batch_size, self.max_seq_len):
+            eps = noise[count:count + batch.size]
+            values = self._step(tf.constant(batch.strokes), tf.constant(batch.lengths), tf.constant(eps))
+            sums += np.array([float(v) for v in values]) * batch.size
+            count += batch.size
+        r_loss, offset_loss, pen_loss, kl = (sums / max(count, 1)).tolist()
+        cost = r_loss + max(kl, self.hp.kl_tolerance) if self.hp.conditional else r_loss
+        return {"r_loss": r_loss, "kl_loss": kl, "offset_loss": offset_loss, "pen_loss": pen_loss, "cost": cost,
+                "sketches": count}
+
+
+def evaluate_experiment(path: str | Path, splits: Sequence[str] = ("valid", "test"), which: str = "best",
+                        data_dir: str | Path | None = None, data: Sequence[str] | None = None) -> dict[str, Any]:
+    """Losses of a trained checkpoint on its data's splits, as a dict (the export records it in model.json).
+
+    The data files are those recorded in data.json (or ``data`` names resolved in ``data_dir``, e.g. when the run
+    was moved to another machine); they must be the same files (sha256), normalised with the recorded scale factor.
+    """
+    from training.checkpoint import load_trained_model
+    from training.dataset import load_sketch_data
+
+    for split in splits:
+        if split not in ("train", "valid", "test"):
+            from sketchgen.errors import ConfigError
+            raise ConfigError(f"unknown split {split!r}; choose from train, valid, test")
+    trained = load_trained_model(path, which)
+    info = trained.data
+    expected = {s["name"]: s["sha256"] for s in info.get("sources", [])}
+    entries = list(data) if data else ([s["name"] for s in info["sources"]] if data_dir is not None
+                                       else [s["path"] for s in info["sources"]])
+    sketch_data = load_sketch_data(entries, data_dir, int(info["max_seq_len"]), scale=trained.scale_factor,
+                                   expected_sha256=expected)
+    evaluator = Evaluator(trained.model, trained.hparams, int(info["max_seq_len"]))
+    results: dict[str, Any] = {"checkpoint": str(trained.directory), "step": trained.step}
+    for split in splits:
+        results[split] = evaluator.evaluate(sketch_data.splits[split])
+    return results

@@ -1,0 +1,300 @@
+"""The sketch-rnn training loop: one compiled train step, exact checkpoints, evaluation, progress and metrics.
+
+The step is the original's: Adam (TF1 defaults, epsilon 1e-8) with the learning rate ``learning_rate_at(step)``,
+gradients clipped element-wise to [-grad_clip, grad_clip], loss ``L_R + w_KL(step) * max(L_KL, kl_tolerance)``
+(L_R alone for unconditional models). The step counter is the optimizer's ``iterations``; the learning rate and KL
+weight at step s are computed from s before the update, as in ``sketch_rnn_train.train``.
+
+Every random stream is state that a checkpoint saves: model weights, Adam moments and step, the Keras seed
+generators behind dropout and z sampling, and the data sampler's numpy Generator. So ``--resume`` reproduces the
+uninterrupted run. A NaN or infinite loss stops the run before anything is saved; the last good checkpoint stays.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from sketchgen.errors import SketchGenError
+from training import checkpoint as ckpt
+from training.config import HParams
+from training.dataset import BatchingOptions, SketchData, TrainBatcher
+from training.evaluate import Evaluator
+from training.model import SketchRNN, split_mixture
+from training.objective import kl_loss, kl_weight_at, learning_rate_at, reconstruction_loss, total_loss
+
+
+class TrainingDiverged(SketchGenError):
+    """The loss became NaN or infinite; the message says which checkpoint is kept."""
+
+
+class TrainingHook(Protocol):
+    """Receives what the loop reports (TensorBoard, sample images, ... plug in here). Every method is optional."""
+
+    def on_train_step(self, trainer: "Trainer", step: int, metrics: dict[str, float]) -> None: ...
+    def on_evaluation(self, trainer: "Trainer", step: int, results: dict[str, dict[str, float]]) -> None: ...
+    def on_checkpoint(self, trainer: "Trainer", step: int, folder: Path) -> None: ...
+
+
+class SketchRNNLearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """``(lr - min_lr) * decay_rate^step + min_lr`` evaluated at the optimizer's step counter."""
+
+    def __init__(self, hp: HParams):
+        self.hp = hp
+
+    def __call__(self, step):
+        return learning_rate_at(tf.cast(step, tf.float32), self.hp)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"hp": self.hp.to_dict()}
+
+
+@dataclass
+class TrainOptions:
+    """Run options that are not model hyperparameters (saved in state.json, restored by --resume)."""
+
+    batching: BatchingOptions = field(default_factory=BatchingOptions)
+    jit_compile: bool = False
+    log_every: int = 20
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"batching": asdict(self.batching), "jit_compile": self.jit_compile, "log_every": self.log_every}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], progress: bool = True) -> "TrainOptions":
+        return cls(batching=BatchingOptions(**values.get("batching", {})),
+                   jit_compile=bool(values.get("jit_compile", False)), log_every=int(values.get("log_every", 20)),
+                   progress=progress)
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
+class Trainer:
+    """Trains one SketchRNN on a SketchData, writing checkpoints and metrics to ``experiment_dir``."""
+
+    def __init__(self, hp: HParams, data: SketchData, experiment_dir: str | Path,
+                 options: TrainOptions | None = None, hooks: Sequence[TrainingHook] = ()):
+        if hp.max_seq_len != data.max_seq_len:
+            hp = HParams.from_dict({**hp.to_dict(), "max_seq_len": data.max_seq_len})
+        self.hp = hp
+        self.data = data
+        self.experiment_dir = Path(experiment_dir)
+        self.options = options or TrainOptions()
+        self.hooks = list(hooks)
+        keras.utils.set_random_seed(hp.seed)  # weight initialisers without their own seed
+        self.model = SketchRNN(hp)
+        # TF1's AdamOptimizer defaults, as the original: beta1 0.9, beta2 0.999, epsilon 1e-8
+        self.optimizer = keras.optimizers.Adam(learning_rate=SketchRNNLearningRate(hp), epsilon=1e-8)
+        self.optimizer.build(self.model.trainable_variables)
+        self.batcher = TrainBatcher(data.splits["train"], hp.batch_size, data.max_seq_len, hp.seed,
+                                    hp.random_scale_factor, hp.augment_stroke_prob, self.options.batching)
+        self.evaluator = Evaluator(self.model, hp, data.max_seq_len)
+        # model=... saves the weights under the name the export reads; random_state holds the seed generators
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                              random_state=list(self._seed_states()))
+        self.best_cost: float | None = None
+        self.best_step: int | None = None
+        self.last_saved_step: int | None = None
+        self._train_step = tf.function(self._step, input_signature=[
+            tf.TensorSpec([None, None, 5], tf.float32), tf.TensorSpec([None], tf.int32)],
+            jit_compile=self.options.jit_compile)
+
+    def _seed_states(self) -> list[tf.Variable]:
+        """The Keras SeedGenerator states (dropout masks, z noise), in construction order."""
+        return [v for v in self.model.non_trainable_variables if "seed_generator" in v.path]
+
+    @property
+    def step(self) -> int:
+        return int(self.optimizer.iterations.numpy())
+
+    # -- the compiled step ---------------------------------------------------------------------------------------
+    def _step(self, strokes, lengths):
+        hp = self.hp
+        step = tf.cast(self.optimizer.iterations, tf.float32)
+        kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
+        with tf.GradientTape() as tape:
+            raw, mu, logvar = self.model((strokes, lengths), training=True)
+            r_loss, offset_loss, pen_loss = reconstruction_loss(strokes[:, 1:, :], split_mixture(raw, hp.num_mixture),
+                                                                hp.max_seq_len)
+            if hp.conditional:
+                kl = kl_loss(mu, logvar)
+                loss = total_loss(r_loss, kl, kl_weight, hp.kl_tolerance)
+            else:
+                kl = tf.constant(0.0)
+                loss = r_loss
+        variables = self.model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        grads = [tf.clip_by_value(g, -hp.grad_clip, hp.grad_clip) for g in grads]
+        lr = learning_rate_at(step, hp)
+        self.optimizer.apply(grads, variables)
+        return {"loss": loss, "r_loss": r_loss, "offset_loss": offset_loss, "pen_loss": pen_loss, "kl_loss": kl,
+                "kl_weight": kl_weight, "lr": tf.cast(lr, tf.float32)}
+
+    def train_step(self, strokes: np.ndarray, lengths: np.ndarray) -> dict[str, float]:
+        out = self._train_step(tf.constant(strokes), tf.constant(lengths))
+        return {k: float(v) for k, v in out.items()}
+
+    # -- checkpoints -------------------------------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {"format": ckpt.FORMAT_VERSION, "step": self.step, "batcher": self.batcher.state(),
+                "best_cost": self.best_cost, "best_step": self.best_step, "options": self.options.to_dict(),
+                "tensorflow": tf.__version__, "keras": keras.__version__}
+
+    def _weights_finite(self) -> bool:
+        return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables)
+
+    def save(self, which: str = ckpt.LATEST, extra_state: dict[str, Any] | None = None) -> Path:
+        """Write checkpoint folder ``which`` atomically (weights, optimizer, seeds, data order, config, data)."""
+        if not self._weights_finite():
+            raise TrainingDiverged(self._diverged_message(self.step))
+        state = {**self._state(), **(extra_state or {})}
+
+        def fill(folder: Path) -> None:
+            self.checkpoint.write(str(folder / ckpt.CKPT_PREFIX))
+            ckpt.write_json(folder / ckpt.STATE_FILE, state)
+            (folder / ckpt.CONFIG_FILE).write_text(self.hp.to_json(), encoding="utf-8")
+            (folder / ckpt.DATA_FILE).write_text(json.dumps(self.data.info(), indent=2), encoding="utf-8")
+
+        target = self.experiment_dir / which
+        ckpt.write_dir_atomically(target, fill)
+        if which == ckpt.LATEST:
+            self.last_saved_step = self.step
+        for hook in self.hooks:
+            if hasattr(hook, "on_checkpoint"):
+                hook.on_checkpoint(self, self.step, target)
+        return target
+
+    def write_run_files(self) -> None:
+        """experiment_dir/config.json and data.json: what the run is, readable before the first checkpoint."""
+        self.experiment_dir.mkdir(parents=True, exist_ok=True)
+        self.hp.save(self.experiment_dir / ckpt.CONFIG_FILE)
+        ckpt.write_json(self.experiment_dir / ckpt.DATA_FILE, self.data.info())
+
+    def restore(self, folder: Path) -> None:
+        """Continue from a checkpoint folder: weights, optimizer, step, seed generators and data order."""
+        state = ckpt.read_json(folder / ckpt.STATE_FILE)
+        status = self.checkpoint.read(str(folder / ckpt.CKPT_PREFIX))
+        status.assert_consumed()
+        self.batcher.restore(state["batcher"])
+        self.best_cost = state.get("best_cost")
+        self.best_step = state.get("best_step")
+        self.last_saved_step = int(state["step"])
+        if self.step != int(state["step"]):
+            raise SketchGenError(f"{folder}: checkpoint step {self.step} does not match state.json {state['step']}")
+        _truncate_metrics(self.experiment_dir / ckpt.METRICS_FILE, self.step)
+
+    # -- evaluation --------------------------------------------------------------------------------------------------
+    def evaluate(self, splits: Sequence[str] = ("valid",)) -> dict[str, dict[str, float]]:
+        return {split: self.evaluator.evaluate(self.data.splits[split]) for split in splits}
+
+    def _evaluate_and_keep_best(self) -> dict[str, dict[str, float]]:
+        results = self.evaluate(("valid",))
+        cost = results["valid"]["cost"]
+        if not _finite(cost):
+            raise TrainingDiverged(f"validation loss became {cost} at step {self.step}; "
+                                   + self._kept_message())
+        if self.best_cost is None or cost < self.best_cost:
+            self.best_cost, self.best_step = cost, self.step
+            results.update(self.evaluate(("test",)))  # as the original: test numbers of each new best model
+            self.save(ckpt.BEST, {"evaluation": results})
+        self._log({"event": "eval", "step": self.step, **{f"{s}_{k}": v for s, r in results.items()
+                                                           for k, v in r.items()},
+                   "best_step": self.best_step, "best_cost": self.best_cost})
+        for hook in self.hooks:
+            if hasattr(hook, "on_evaluation"):
+                hook.on_evaluation(self, self.step, results)
+        return results
+
+    # -- the loop ----------------------------------------------------------------------------------------------------
+    def _kept_message(self) -> str:
+        if self.last_saved_step is None:
+            return "no checkpoint had been written yet"
+        return f"the last good checkpoint at step {self.last_saved_step} is kept"
+
+    def _diverged_message(self, step: int, what: str = "NaN") -> str:
+        return (f"loss became {what} at step {step}; {self._kept_message()} "
+                f"(in {self.experiment_dir / ckpt.LATEST}). Try a lower learning_rate or grad_clip.")
+
+    def _log(self, record: dict[str, Any]) -> None:
+        path = self.experiment_dir / ckpt.METRICS_FILE
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({**record, "time": round(time.time(), 3)}) + "\n")
+
+    def train(self, num_steps: int | None = None) -> dict[str, Any]:
+        """Train until the step counter reaches ``num_steps`` (default hp.num_steps); returns the last metrics."""
+        hp = self.hp
+        num_steps = hp.num_steps if num_steps is None else int(num_steps)
+        self.experiment_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.clean_stale_temporaries(self.experiment_dir)
+        bar = tqdm(total=num_steps, initial=self.step, disable=not self.options.progress, unit="step",
+                   dynamic_ncols=True, smoothing=0.1)
+        metrics: dict[str, Any] = {}
+        data_state, step_before = self.batcher.state(), self.step
+        window_start, window_sketches = time.perf_counter(), 0
+        try:
+            while self.step < num_steps:
+                data_state, step_before = self.batcher.state(), self.step
+                batch = self.batcher.next_batch()
+                metrics = self.train_step(batch.strokes, batch.lengths)
+                step = self.step
+                if not _finite(metrics["loss"]):
+                    what = "NaN" if math.isnan(metrics["loss"]) else "infinite"
+                    self._log({"event": "diverged", "step": step, **metrics})
+                    raise TrainingDiverged(self._diverged_message(step, what))
+                window_sketches += batch.size
+                elapsed = time.perf_counter() - window_start
+                rate = window_sketches / elapsed if elapsed > 0 else 0.0
+                metrics.update(step=step, sketches_per_s=rate, seq_len=batch.strokes.shape[1] - 1)
+                bar.set_postfix_str(f"L_R {metrics['r_loss']:.3f} L_KL {metrics['kl_loss']:.3f} "
+                                    f"w_KL {metrics['kl_weight']:.3f} lr {metrics['lr']:.2e} "
+                                    f"{rate:.0f} sketches/s", refresh=False)
+                bar.update(1)
+                if step % self.options.log_every == 0 or step == num_steps:
+                    self._log({"event": "train", **metrics})
+                    window_start, window_sketches = time.perf_counter(), 0
+                for hook in self.hooks:
+                    if hasattr(hook, "on_train_step"):
+                        hook.on_train_step(self, step, metrics)
+                if step % hp.eval_every == 0:
+                    self._evaluate_and_keep_best()
+                if step % hp.save_every == 0 or step == num_steps:
+                    self.save(ckpt.LATEST)
+        except KeyboardInterrupt:
+            bar.close()
+            if self.step == step_before:  # interrupted between drawing a batch and training on it
+                self.batcher.restore(data_state)
+            if self.step != self.last_saved_step and self._weights_finite():
+                self.save(ckpt.LATEST)
+            raise
+        finally:
+            bar.close()
+        return metrics
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines past ``step`` (written after the checkpoint a resumed run restarts from)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if int(json.loads(line).get("step", 0)) > step:
+                continue
+        except (ValueError, AttributeError):
+            continue
+        kept.append(line)
+    from sketchgen.fileio import atomic_write
+    with atomic_write(path, mode="w") as fh:
+        fh.write("".join(line + "\n" for line in kept))
