@@ -1,0 +1,118 @@
+"""pytest fixtures and helpers for the app's tests (napari's ``make_napari_viewer`` idea): real windows, real
+widgets, an isolated ``$SKETCHGEN_HOME`` per test, and errors captured from ``MainWindow.errorShown``.
+
+Import the fixtures into a test module: ``from desktop._testsupport import make_window, sketchgen_home``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from desktop.model_catalog import SHIPPED_MODELS_DIR, discover_models
+from desktop.settings import HOME_ENV
+
+__all__ = ["sketchgen_home", "make_window", "draw_stroke", "shipped_model", "REPO_ROOT", "SHARED_DATA"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def sketchgen_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh app home (settings.ini + autosave) for this test only."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv(HOME_ENV, str(home))
+    return home
+
+
+@pytest.fixture
+def make_window(qtbot, sketchgen_home: Path) -> Iterator[Callable[..., object]]:
+    """Factory: ``make_window(model=None, file=None, start=True)`` -> a shown MainWindow.
+
+    ``start=True`` runs start-up (autosave restore, FILE, model discovery and load). Each window gets ``.errors``,
+    the list of ``(title, message)`` it reported. Windows are closed (settings saved) after the test.
+    """
+    from desktop.main_window import MainWindow
+
+    windows: list[MainWindow] = []
+
+    def factory(model: str | None = None, file: str | None = None, start: bool = True) -> MainWindow:
+        window = MainWindow()
+        window.errors = []  # type: ignore[attr-defined]
+        window.errorShown.connect(lambda title, message: window.errors.append((title, message)))
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        if start:
+            window.start_up(model, file)
+        windows.append(window)
+        return window
+
+    yield factory
+    for window in windows:
+        for box in window.findChildren(QMessageBox):
+            box.close()
+        window.runner.cancel_all()
+        window.runner.wait(10000)
+        window.close()
+
+
+def draw_stroke(widget: QWidget, points: Sequence[tuple[int, int]], delay_ms: int = -1) -> None:
+    """Press at the first point, move through the rest, release at the last: one stroke, as a person would."""
+    first = QPoint(*points[0])
+    QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, first, delay_ms)
+    for x, y in points[1:]:
+        QTest.mouseMove(widget, QPoint(x, y), delay_ms)
+    QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(*points[-1]), delay_ms)
+
+
+TEST_MODEL_ENV = "SKETCHGEN_TEST_MODEL"
+
+
+def shipped_model() -> Path:
+    """The model folder the model tests use: ``$SKETCHGEN_TEST_MODEL`` when set (any exported folder, e.g. a tiny
+    one), else the default shipped model; skips the test when there is none."""
+    override = os.environ.get(TEST_MODEL_ENV)
+    entries = [] if override else discover_models([])
+    if not override and not entries:
+        pytest.skip(f"no shipped model yet (no folder with model.json under {SHIPPED_MODELS_DIR})")
+    try:
+        import sketchgen.engine as engine
+    except ImportError as exc:
+        pytest.skip(f"the model engine cannot be imported ({exc})")
+    if not hasattr(engine, "load_model"):
+        pytest.skip("sketchgen.engine has no load_model yet")
+    if override:
+        return Path(override)
+    for entry in entries:
+        if entry.name == "sheep":
+            return entry.path
+    return entries[0].path
+
+
+def zigzag(n: int = 12, x0: int = 100, y0: int = 100, step: int = 12) -> list[tuple[int, int]]:
+    """A stroke with clear corners (RDP keeps them): ``n`` points zigzagging to the right."""
+    return [(x0 + i * step, y0 + (20 if i % 2 else 0)) for i in range(n)]
+
+
+def dark_pixels(image, threshold: int = 100) -> int:
+    """Pixels darker than ``threshold`` (and not transparent) in a QImage."""
+    from PySide6.QtGui import QImage
+
+    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    h, w = rgba.height(), rgba.width()
+    arr = np.frombuffer(rgba.constBits(), dtype=np.uint8).reshape(h, rgba.bytesPerLine())[:, : w * 4].reshape(h, w, 4)
+    dark = (arr[..., :3].max(axis=-1) < threshold) & (arr[..., 3] > 128)
+    return int(dark.sum())
+
+
+__all__ += ["zigzag", "dark_pixels"]

@@ -1,0 +1,355 @@
+"""Sketch widgets: the drawing canvas (mouse and tablet input), read-only sketch views and clickable thumbnails.
+
+The drawing canvas maps widget coordinates to model units with the fixed scale of :mod:`desktop.geometry`; every
+other view fits its sketch into its box. Thumbnails can be dragged: the drag carries the sketch as stroke-3 JSON
+(``SKETCH_MIME``) so the morph slots can take it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDrag,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QPixmap,
+    QTabletEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from desktop.document import SketchDocument, Stroke
+from desktop.geometry import canvas_mapping
+from desktop.painting import MODEL_INK, USER_INK, InkLine, inked, paint_fitted, paint_lines
+from sketchgen.errors import SketchError
+from sketchgen.strokes import rdp, validate_stroke3
+
+__all__ = [
+    "SKETCH_MIME",
+    "STROKE_RDP_EPSILON",
+    "sketch_mime_data",
+    "sketch_from_mime",
+    "SketchView",
+    "SketchThumbnail",
+    "DrawingCanvas",
+]
+
+SKETCH_MIME = "application/x-sketchgen-stroke3"
+STROKE_RDP_EPSILON = 2.0
+"""Each finished stroke is simplified with Ramer-Douglas-Peucker at this many model units, the epsilon QuickDraw's
+simplified data (and so the models trained on it) uses; mouse input would otherwise give far denser strokes."""
+
+PAPER = QColor(255, 255, 255)
+FRAME = QColor(200, 200, 200)
+
+
+def sketch_mime_data(s3: np.ndarray) -> QMimeData:
+    """Drag payload: the sketch as stroke-3 JSON (and as plain text for other apps)."""
+    text = json.dumps({"strokes": np.asarray(s3, dtype=np.float64).round(3).tolist()})
+    mime = QMimeData()
+    mime.setData(SKETCH_MIME, text.encode("utf-8"))
+    mime.setText(text)
+    return mime
+
+
+def sketch_from_mime(mime: QMimeData) -> np.ndarray | None:
+    """The stroke-3 sketch a drag carries, or None when it carries none (or a malformed one)."""
+    if not mime.hasFormat(SKETCH_MIME):
+        return None
+    try:
+        data = json.loads(bytes(mime.data(SKETCH_MIME)).decode("utf-8"))
+        return validate_stroke3(data["strokes"], name="dropped sketch")
+    except (ValueError, KeyError, TypeError, SketchError):
+        return None
+
+
+class SketchView(QWidget):
+    """Shows ink lines fitted into the widget on white paper, with an optional caption and placeholder text."""
+
+    def __init__(self, parent: QWidget | None = None, caption: str = "", placeholder: str = "") -> None:
+        super().__init__(parent)
+        self._lines: list[InkLine] = []
+        self._fit_to: list[np.ndarray] | None = None
+        self.caption = caption
+        self.placeholder = placeholder
+        self.line_width = 2.0
+        self.setMinimumSize(48, 48)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+
+    def set_lines(self, lines: Sequence[InkLine], fit_to: Sequence[np.ndarray] | None = None) -> None:
+        """Show ``lines``; ``fit_to`` fixes the box (e.g. the whole sketch while a replay shows part of it)."""
+        self._lines = list(lines)
+        self._fit_to = list(fit_to) if fit_to is not None else None
+        self.update()
+
+    def set_strokes(self, strokes: Sequence[Stroke]) -> None:
+        self.set_lines(inked(strokes))
+
+    def lines(self) -> list[InkLine]:
+        return list(self._lines)
+
+    def has_sketch(self) -> bool:
+        return bool(self._lines)
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder = text
+        self.update()
+
+    def _paper_rect(self) -> QRectF:
+        return QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt name)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
+        paper = self._paper_rect()
+        painter.fillRect(paper, PAPER)
+        self._paint_frame(painter, paper)
+        caption_height = 0.0
+        if self.caption:
+            caption_height = self.fontMetrics().height() + 4.0
+            painter.setPen(QColor(90, 90, 90))
+            painter.drawText(paper.adjusted(6, 2, -6, 0), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, self.caption)
+        area = paper.adjusted(2, 2 + caption_height, -2, -2)
+        if self._lines or self._fit_to:
+            paint_fitted(painter, area, self._lines, self.line_width, self._fit_to)
+        elif self.placeholder:
+            painter.setPen(QColor(130, 130, 130))
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+        painter.end()
+
+    def _paint_frame(self, painter: QPainter, paper: QRectF) -> None:
+        painter.setPen(QPen(FRAME, 1.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(paper)
+
+
+class SketchThumbnail(SketchView):
+    """A small sketch that can be clicked (or Enter/Space when focused) and dragged elsewhere."""
+
+    activated = Signal()
+    hovered = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None, caption: str = "", placeholder: str = "") -> None:
+        super().__init__(parent, caption, placeholder)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setMouseTracking(True)
+        self.drag_sketch: np.ndarray | None = None  # the stroke-3 sketch a drag carries
+        self._press: QPointF | None = None
+        self._hover = False
+        self.setMinimumSize(48, 48)
+
+    def enterEvent(self, event) -> None:  # noqa: N802
+        self._hover = True
+        self.hovered.emit(True)
+        self.update()
+
+    def leaveEvent(self, event) -> None:  # noqa: N802
+        self._hover = False
+        self.hovered.emit(False)
+        self.update()
+
+    def focusInEvent(self, event) -> None:  # noqa: N802
+        super().focusInEvent(event)
+        self.hovered.emit(True)
+        self.update()
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802
+        super().focusOutEvent(event)
+        self.hovered.emit(False)
+        self.update()
+
+    def _paint_frame(self, painter: QPainter, paper: QRectF) -> None:
+        highlight = self.palette().color(QPalette.ColorRole.Highlight)
+        if self.hasFocus() or self._hover:
+            painter.setPen(QPen(highlight, 2.0))
+        else:
+            painter.setPen(QPen(FRAME, 1.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(paper.adjusted(0.5, 0.5, -0.5, -0.5))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = event.position()
+            event.accept()
+        else:
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._press is None or self.drag_sketch is None:
+            return
+        if (event.position() - self._press).manhattanLength() < 8:
+            return
+        self._press = None
+        drag = QDrag(self)
+        drag.setMimeData(sketch_mime_data(self.drag_sketch))
+        pixmap = QPixmap(self.size() * self.devicePixelRatioF())
+        pixmap.setDevicePixelRatio(self.devicePixelRatioF())
+        self.render(pixmap)
+        drag.setPixmap(pixmap.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+        drag.exec(Qt.DropAction.CopyAction)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self._press is not None:
+            self._press = None
+            if self.rect().contains(event.position().toPoint()) and self.has_sketch():
+                self.activated.emit()
+            event.accept()
+        else:
+            super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and self.has_sketch():
+            self.activated.emit()
+            event.accept()
+        else:
+            super().keyPressEvent(event)
+
+
+class DrawingCanvas(QWidget):
+    """Where the person draws: press, move, release (mouse or pen) make one stroke in model units.
+
+    Paints the document's strokes (user ink black, model ink orange), the stroke being drawn, and a faded preview of
+    a continuation under consideration. Emits ``strokeFinished(points)`` with an ``[k, 2]`` array in model units,
+    already simplified; the view turns it into an undoable command.
+    """
+
+    strokeFinished = Signal(object)
+
+    def __init__(self, document: SketchDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self._current: list[tuple[float, float]] = []  # the stroke being drawn, widget coordinates
+        self._preview: list[Stroke] = []
+        self.line_width = 2.5
+        self.setMinimumSize(240, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        self.setAccessibleName("Drawing canvas")
+        document.changed.connect(self.update)
+
+    # mapping --------------------------------------------------------------------------------------------------------
+    def mapping(self):
+        return canvas_mapping(self.width(), self.height())
+
+    def to_model(self, x: float, y: float) -> np.ndarray:
+        return self.mapping().to_model(np.array([[x, y]]))[0]
+
+    def to_widget(self, points: np.ndarray) -> np.ndarray:
+        return self.mapping().to_screen(points)
+
+    # preview --------------------------------------------------------------------------------------------------------
+    def set_preview(self, strokes: Sequence[Stroke]) -> None:
+        self._preview = list(strokes)
+        self.update()
+
+    def preview(self) -> list[Stroke]:
+        return list(self._preview)
+
+    def is_drawing(self) -> bool:
+        return bool(self._current)
+
+    # input ------------------------------------------------------------------------------------------------------------
+    def _begin(self, pos: QPointF) -> None:
+        self._current = [(pos.x(), pos.y())]
+        self.update()
+
+    def _extend(self, pos: QPointF) -> None:
+        if not self._current:
+            return
+        last = self._current[-1]
+        if abs(pos.x() - last[0]) + abs(pos.y() - last[1]) < 0.5:
+            return
+        self._current.append((pos.x(), pos.y()))
+        self.update()
+
+    def _finish(self, pos: QPointF | None) -> None:
+        if not self._current:
+            return
+        if pos is not None:
+            self._extend(pos)
+        points = self.mapping().to_model(np.array(self._current, dtype=np.float64))
+        self._current = []
+        if len(points) > 2:
+            points = rdp(points, STROKE_RDP_EPSILON)
+        self.update()
+        self.strokeFinished.emit(points)
+
+    def cancel_stroke(self) -> None:
+        self._current = []
+        self.update()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._begin(event.position())
+            event.accept()
+        else:
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._extend(event.position())
+            event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._finish(event.position())
+            event.accept()
+        else:
+            super().mouseReleaseEvent(event)
+
+    def tabletEvent(self, event: QTabletEvent) -> None:  # noqa: N802
+        """Pen input with sub-pixel positions (accepted, so Qt does not also synthesise mouse events)."""
+        kind = event.type()
+        if kind == QTabletEvent.Type.TabletPress:
+            self._begin(event.position())
+        elif kind == QTabletEvent.Type.TabletMove and event.buttons() & Qt.MouseButton.LeftButton:
+            self._extend(event.position())
+        elif kind == QTabletEvent.Type.TabletRelease:
+            self._finish(event.position())
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Escape and self._current:
+            self.cancel_stroke()
+            event.accept()
+        else:
+            super().keyPressEvent(event)
+
+    # painting -------------------------------------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.fillRect(self.rect(), PAPER)
+        mapping = self.mapping()
+        if self._preview:
+            faded = QColor(MODEL_INK)
+            faded.setAlphaF(0.55)
+            paint_lines(painter, inked(self._preview, faded), mapping, self.line_width)
+        paint_lines(painter, inked(self.document.strokes), mapping, self.line_width)
+        if self._current:
+            current = np.array(self._current, dtype=np.float64)
+            paint_lines(painter, [InkLine(mapping.to_model(current), USER_INK)], mapping, self.line_width)
+        if self.document.is_empty() and not self._current and not self._preview:
+            painter.setPen(QColor(150, 150, 150))
+            painter.drawText(
+                QRectF(self.rect()),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                "Draw here with the mouse or a pen.\nThe model continues your drawing after each stroke.",
+            )
+        if self.hasFocus():
+            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 1.0))
+            painter.drawRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5))
+        painter.end()

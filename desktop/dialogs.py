@@ -1,0 +1,119 @@
+"""Small dialogs: pick one sketch from a data set, export options, model information."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.canvas import SketchView
+from desktop.document import strokes_from_stroke3
+from desktop.sketch_io import OpenedFile
+
+__all__ = ["SketchPickerDialog", "ExportOptions", "ExportDialog", "model_info_html"]
+
+
+class SketchPickerDialog(QDialog):
+    """Choose one sketch of a file that holds many (an .npz data set, an ndjson file), with a preview."""
+
+    def __init__(self, opened: OpenedFile, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.opened = opened
+        self.setWindowTitle(f"Open a sketch from {opened.path.name}")
+        self.index = QSpinBox(self)
+        self.index.setRange(0, len(opened.choices) - 1)
+        self.index.setAccessibleName("Sketch number")
+        self.label = QLabel(self)
+        self.preview = SketchView(self)
+        self.preview.setMinimumSize(240, 240)
+        form = QFormLayout()
+        form.addRow(f"&Sketch (0 to {len(opened.choices) - 1}):", self.index)
+        form.addRow("Which:", self.label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        note = f"{len(opened.choices)} sketches in this file."
+        if opened.skipped:
+            note += f" {len(opened.skipped)} lines could not be read (first: line {opened.skipped[0][0]}: {opened.skipped[0][1]})."
+        layout.addWidget(QLabel(note, self))
+        layout.addLayout(form)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(buttons)
+        self.index.valueChanged.connect(self._show)
+        self._show(0)
+
+    def _show(self, index: int) -> None:
+        choice = self.opened.choices[index]
+        self.label.setText(f"{choice.label} ({len(choice.strokes)} points)")
+        self.preview.set_strokes(strokes_from_stroke3(choice.strokes))
+
+    def chosen(self) -> int:
+        return self.index.value()
+
+
+class ExportOptions:
+    """What the export dialog chose: ``target`` key, ``cell`` size in pixels, transparent background or white."""
+
+    def __init__(self, target: str, cell: int, transparent: bool) -> None:
+        self.target = target
+        self.cell = cell
+        self.transparent = transparent
+
+
+class ExportDialog(QDialog):
+    """Pick what to export (only targets that have something to show), the size and the background."""
+
+    def __init__(self, kind: str, targets: dict[str, str], default_target: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Export {kind}")
+        self.target = QComboBox(self)
+        for key, label in targets.items():
+            self.target.addItem(label, key)
+        if default_target in targets:
+            self.target.setCurrentIndex(list(targets).index(default_target))
+        self.cell = QSpinBox(self)
+        self.cell.setRange(32, 4096)
+        self.cell.setSingleStep(64)
+        self.cell.setValue(512 if kind != "GIF" else 256)
+        self.cell.setSuffix(" px")
+        self.background = QComboBox(self)
+        self.background.addItem("White", False)
+        self.background.addItem("Transparent", True)
+        form = QFormLayout()
+        form.addRow("&What:", self.target)
+        form.addRow("&Size (each sketch):", self.cell)
+        form.addRow("&Background:", self.background)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def options(self) -> ExportOptions:
+        return ExportOptions(self.target.currentData(), self.cell.value(), bool(self.background.currentData()))
+
+
+def model_info_html(name: str, path: str, provider: str | None, facts: list[tuple[str, str]], license_text: str) -> str:
+    rows = [f"<h3>{html.escape(name)}</h3>", f"<p>Folder: {html.escape(path)}</p>"]
+    if provider:
+        rows.append(f"<p>Runs on: <b>{html.escape(provider)}</b></p>")
+    rows.append("<table>")
+    for label, text in facts:
+        rows.append(f"<tr><td><b>{html.escape(label)}</b>&nbsp;</td><td>{html.escape(text).replace(chr(10), '<br>')}</td></tr>")
+    rows.append("</table>")
+    rows.append(
+        "<p><b>Data license.</b> The model learned from the data set(s) below; what you make with it is bound by "
+        f"their terms:<br>{html.escape(license_text).replace(chr(10), '<br>')}</p>"
+    )
+    return "".join(rows)

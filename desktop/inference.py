@@ -1,0 +1,154 @@
+"""The app's only door to the model: turns drawings into engine calls and engine sketches back into strokes.
+
+Every function here may take hundreds of milliseconds, so the app calls them only from the worker thread
+(:mod:`desktop.workers`). The engine (``sketchgen.engine``) is imported on first use, on that thread, so start-up
+never waits for ONNX Runtime. The engine speaks stroke-3 in model units; the app keeps absolute strokes in the same
+units, so the conversions here are translations only, never rescaling.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop.document import MODEL, Stroke, strokes_from_stroke3, strokes_to_stroke3
+from desktop.model_catalog import card_facts, card_license
+from sketchgen.errors import ModelError, SketchError
+from sketchgen.strokes import center, validate_stroke3
+
+__all__ = ["LoadedModel", "load", "centred", "stroke3_at_origin"]
+
+
+def stroke3_at_origin(s3: np.ndarray) -> np.ndarray:
+    """A copy whose first point is (0, 0): where the training sketches start, so the model sees familiar input."""
+    out = validate_stroke3(s3).copy()
+    out[0, :2] = 0.0
+    return out
+
+
+def centred(s3: np.ndarray) -> np.ndarray:
+    """A copy whose bounding box is centred on the origin (the drawing canvas's centre)."""
+    return center(s3)
+
+
+class LoadedModel:
+    """A loaded ``SketchModel`` plus what the picker shows about it."""
+
+    def __init__(self, path: Path, model: Any) -> None:
+        self.path = path
+        self.model = model
+        self.card: dict[str, Any] = dict(getattr(model, "card", {}) or {})
+        self.provider: str = str(getattr(model, "provider", "CPUExecutionProvider"))
+        self.conditional: bool = bool(getattr(model, "conditional", False))
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def provider_label(self) -> str:
+        """"CUDA" or "CPU" (or the provider's own name for anything else)."""
+        if self.provider.startswith("CUDA"):
+            return "CUDA"
+        if self.provider.startswith("CPU"):
+            return "CPU"
+        return self.provider.removesuffix("ExecutionProvider")
+
+    def facts(self) -> list[tuple[str, str]]:
+        return card_facts(self.card)
+
+    def license(self) -> str:
+        return card_license(self.card)
+
+    # -- drawing -----------------------------------------------------------------------------------------------------
+
+    def continuations(
+        self, prefix: Sequence[Stroke], n: int, temperature: float, seed: int | None = None
+    ) -> list[list[Stroke]]:
+        """``n`` alternative ways to go on from the drawing ``prefix``; each is a list of new model strokes only."""
+        if not prefix:
+            raise SketchError("nothing drawn yet: draw a stroke first")
+        s3 = stroke3_at_origin(strokes_to_stroke3(prefix))
+        results = self.model.continue_(s3, n=n, temperature=temperature, seed=seed)
+        end = prefix[-1].points[-1]
+        return [self._continuation_strokes(end, np.asarray(r, dtype=np.float32)) for r in results]
+
+    @staticmethod
+    def _continuation_strokes(prefix_end: np.ndarray, continuation: np.ndarray) -> list[Stroke]:
+        if len(continuation) == 0:
+            return []
+        strokes = strokes_from_stroke3(continuation, MODEL, name="continuation")
+        return [s.translated(float(prefix_end[0]), float(prefix_end[1])) for s in strokes]
+
+    def sample(self, temperature: float, seed: int | None = None, attempts: int = 3) -> np.ndarray:
+        """One sample (z from the prior), centred on the origin; a sample that ends at once is drawn again."""
+        rng = np.random.default_rng(seed)
+        for _ in range(attempts):
+            result = self.model.sample(n=1, temperature=temperature, seed=int(rng.integers(2**31)))[0]
+            if len(result):
+                break
+        return self._checked(result, "sample")
+
+    def reconstruct(self, sketch: np.ndarray, temperature: float, seed: int | None = None) -> np.ndarray:
+        """Encode then decode ``sketch``; centred like the original."""
+        self._need_encoder("reconstruct a drawing")
+        result = self.model.reconstruct(stroke3_at_origin(sketch), temperature=temperature, seed=seed)
+        return self._checked(result, "reconstruction")
+
+    # -- latent space ------------------------------------------------------------------------------------------------
+
+    def encode(self, sketch: np.ndarray) -> np.ndarray:
+        """The latent mean ``[Nz]`` of one sketch (deterministic, so the morph handle does not flicker)."""
+        self._need_encoder("encode a sketch")
+        return np.asarray(self.model.encode(stroke3_at_origin(sketch), sample=False))[0]
+
+    def decode(self, z: np.ndarray, temperature: float, seed: int | None = 0) -> np.ndarray:
+        """One sketch from latent ``z`` (fixed seed by default: the same z always draws the same sketch, and every
+        z gets the same noise, so neighbouring latents give neighbouring sketches). May be empty ``[0, 3]``: the
+        model can end a sketch at once."""
+        result = self.model.sample(z=np.asarray(z, dtype=np.float32)[None, :], n=1, temperature=temperature, seed=seed)
+        sketch = validate_stroke3(result[0], name="decoded sketch", allow_empty=True)
+        return centred(sketch) if len(sketch) else sketch
+
+    def decode_many(self, zs: np.ndarray, temperature: float, seed: int | None = 0) -> list[np.ndarray]:
+        return [self.decode(z, temperature, seed) for z in np.asarray(zs)]
+
+    def interpolate_z(self, za: np.ndarray, zb: np.ndarray, n: int, method: str = "slerp") -> np.ndarray:
+        return np.asarray(self.model.interpolate_z(np.asarray(za), np.asarray(zb), n, method))
+
+    def grid_z(self, corners: Sequence[np.ndarray], size: int, method: str = "slerp") -> np.ndarray:
+        """``[size, size, Nz]`` latents between four corners (A top-left, B top-right, C bottom-left, D bottom-right):
+        interpolate along the top and bottom edges, then down every column."""
+        a, b, c, d = (np.asarray(z) for z in corners)
+        top = self.interpolate_z(a, b, size, method)
+        bottom = self.interpolate_z(c, d, size, method)
+        columns = [self.interpolate_z(top[j], bottom[j], size, method) for j in range(size)]
+        return np.stack(columns, axis=1)
+
+    # -- helpers -----------------------------------------------------------------------------------------------------
+
+    def _need_encoder(self, what: str) -> None:
+        if not self.conditional:
+            raise ModelError(self.path, f"is a decoder-only model, it has no encoder to {what}")
+
+    @staticmethod
+    def _checked(result: object, name: str) -> np.ndarray:
+        sketch = validate_stroke3(result, name=name, allow_empty=True)
+        if len(sketch) == 0:
+            raise SketchError(f"{name}: the model drew nothing (try a higher temperature)")
+        return centred(sketch)
+
+
+def load(path: str | os.PathLike[str]) -> LoadedModel:
+    """Load a model folder with the engine (ONNX Runtime, CUDA when available). Worker thread only."""
+    folder = Path(path)
+    try:
+        from sketchgen.engine import load_model
+    except ImportError as exc:
+        raise ModelError(folder, f"the model engine is not available ({exc})") from None
+    return LoadedModel(folder, load_model(folder))
+

@@ -1,0 +1,384 @@
+"""The Morph tab: slots A and B (and C, D for a 2x2 grid), a handle between them and a live in-between sketch.
+
+Slots are filled from the drawing, a file, a model sample or by dropping a sketch (a continuation thumbnail, a strip
+cell or a file). Each slot is encoded once; moving the handle decodes the slerp of the two latents on the worker,
+and a newer handle position drops older requests, so dragging stays smooth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSlider,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.canvas import SketchThumbnail, sketch_from_mime
+from desktop.document import MODEL, USER, strokes_from_stroke3
+from desktop.inference import LoadedModel
+from desktop.morph import GRID_SIZE, HANDLE_STEPS, SLOTS, STRIP_LENGTH, MorphState
+from desktop.painting import inked
+from desktop.workers import ModelRunner
+
+__all__ = ["MorphView", "SlotWidget"]
+
+BETWEEN, STRIP, GRID = "morph-between", "morph-strip", "morph-grid"
+
+
+def _lines(s3: np.ndarray | None, author: str = MODEL):
+    """Ink for a slot (the person's sketch: black) or a decoded sketch (the model's colour)."""
+    return [] if s3 is None or len(s3) == 0 else inked(strokes_from_stroke3(s3, author))
+
+
+class SlotWidget(QFrame):
+    """One morph slot: the sketch (a drop target) and buttons to fill it."""
+
+    fromDrawing = Signal(str)
+    fromFile = Signal(str)
+    fromSample = Signal(str)
+    dropped = Signal(str, object)  # slot, stroke-3 array
+    droppedFile = Signal(str, str)  # slot, path
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.setAcceptDrops(True)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.view = SketchThumbnail(self, caption=f"Slot {name}", placeholder=f"Drop a sketch here\nor fill slot {name}")
+        self.view.setAccessibleName(f"Morph slot {name}")
+        self.view.setMinimumSize(100, 100)
+        self.fill_button = QToolButton(self)
+        self.fill_button.setText(f"Fill &{name}" if name != "D" else "Fill D")  # Alt+D is the Draw tab
+        self.fill_button.setToolTip(f"Fill slot {name} from the drawing, a file or a model sample (or drop a sketch)")
+        self.fill_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.fill_button)
+        self.drawing_action = menu.addAction("From the &drawing", lambda: self.fromDrawing.emit(self.name))
+        self.file_action = menu.addAction("From a &file...", lambda: self.fromFile.emit(self.name))
+        self.sample_action = menu.addAction("Random &sample", lambda: self.fromSample.emit(self.name))
+        self.fill_button.setMenu(menu)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.fill_button)
+
+    def show_sketch(self, s3: np.ndarray | None) -> None:
+        self.view.set_lines(_lines(s3, USER))
+        self.view.drag_sketch = s3
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        mime = event.mimeData()
+        if sketch_from_mime(mime) is not None or any(url.isLocalFile() for url in mime.urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        mime = event.mimeData()
+        sketch = sketch_from_mime(mime)
+        if sketch is not None:
+            self.dropped.emit(self.name, sketch)
+            event.acceptProposedAction()
+            return
+        files = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+        if files:
+            self.droppedFile.emit(self.name, files[0])
+            event.acceptProposedAction()
+
+
+class MorphView(QWidget):
+    """Binds :class:`MorphState` to widgets and asks the model (through the runner) for in-between sketches.
+
+    The window supplies ``current_drawing()`` and ``open_sketch(path)`` (which may ask the person which sketch of a
+    data set they want); ``message`` goes to the status bar, ``error`` to the window's error dialog.
+    """
+
+    message = Signal(str)
+    error = Signal(str, str)
+
+    def __init__(self, state: MorphState, runner: ModelRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.runner = runner
+        self.model: LoadedModel | None = None
+        self.temperature = 0.5
+        self.current_drawing: Callable[[], np.ndarray | None] = lambda: None
+        self.open_sketch: Callable[[Path], np.ndarray | None] = lambda path: None
+        self.choose_file: Callable[[], Path | None] = lambda: None
+
+        self.slot_widgets: dict[str, list[SlotWidget]] = {name: [] for name in SLOTS}
+        tabs = QTabWidget(self)
+        tabs.addTab(self._build_pair_page(), "Bet&ween A and B")
+        tabs.addTab(self._build_grid_page(), "2x2 &grid")
+        self.tabs = tabs
+        self.notice = QLabel(self)
+        self.notice.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
+        layout.addWidget(tabs, 1)
+
+        state.changed.connect(self._sync)
+        self._sync("slot")
+
+    # layout -----------------------------------------------------------------------------------------------------------
+    def _slot(self, name: str) -> SlotWidget:
+        widget = SlotWidget(name, self)
+        widget.fromDrawing.connect(self._fill_from_drawing)
+        widget.fromFile.connect(self._fill_from_file_dialog)
+        widget.fromSample.connect(self._fill_from_sample)
+        widget.dropped.connect(lambda slot, s3: self.set_slot(slot, s3))
+        widget.droppedFile.connect(lambda slot, path: self.fill_from_file(slot, Path(path)))
+        self.slot_widgets[name].append(widget)
+        return widget
+
+    def _build_pair_page(self) -> QWidget:
+        page = QWidget(self)
+        self.between_view = SketchThumbnail(page, caption="In between", placeholder="Fill slots A and B")
+        self.between_view.setAccessibleName("In-between sketch")
+        self.between_view.setMinimumSize(160, 160)
+        self.handle = QSlider(Qt.Orientation.Horizontal, page)
+        self.handle.setRange(0, HANDLE_STEPS)
+        self.handle.setValue(self.state.handle)
+        self.handle.setAccessibleName("Morph handle from A to B")
+        self.handle.setToolTip("Drag from A to B; the in-between sketch follows")
+        self.handle.valueChanged.connect(self.move_handle)
+        handle_label = QLabel("Hand&le:", page)
+        handle_label.setBuddy(self.handle)
+        self.strip_views: list[SketchThumbnail] = []
+        strip = QHBoxLayout()
+        for i in range(STRIP_LENGTH):
+            view = SketchThumbnail(page, caption=f"{round(100 * i / (STRIP_LENGTH - 1))} %")
+            view.setMinimumSize(56, 56)
+            view.activated.connect(lambda i=i: self.handle.setValue(round(HANDLE_STEPS * i / (STRIP_LENGTH - 1))))
+            strip.addWidget(view)
+            self.strip_views.append(view)
+
+        top = QHBoxLayout()
+        top.addWidget(self._slot("A"), 1)
+        middle = QVBoxLayout()
+        middle.addWidget(self.between_view, 1)
+        handle_row = QHBoxLayout()
+        handle_row.addWidget(handle_label)
+        handle_row.addWidget(QLabel("A", page))
+        handle_row.addWidget(self.handle, 1)
+        handle_row.addWidget(QLabel("B", page))
+        middle.addLayout(handle_row)
+        top.addLayout(middle, 2)
+        top.addWidget(self._slot("B"), 1)
+        layout = QVBoxLayout(page)
+        layout.addLayout(top, 3)
+        layout.addWidget(QLabel("Strip from A to B (click one to move the handle there, drag one into a slot):", page))
+        layout.addLayout(strip, 1)
+        return page
+
+    def _build_grid_page(self) -> QWidget:
+        page = QWidget(self)
+        corners = QGridLayout()
+        for i, name in enumerate(SLOTS):
+            corners.addWidget(self._slot(name), i // 2, i % 2)
+        self.grid_button = QPushButton("B&uild grid", page)
+        self.grid_button.setToolTip("Decode a grid of sketches between the four corners (bilinear in latent space)")
+        self.grid_button.clicked.connect(self.request_grid)
+        self.grid_views: list[SketchThumbnail] = []
+        grid = QGridLayout()
+        grid.setSpacing(2)
+        for i in range(GRID_SIZE * GRID_SIZE):
+            view = SketchThumbnail(page)
+            view.setMinimumSize(48, 48)
+            grid.addWidget(view, i // GRID_SIZE, i % GRID_SIZE)
+            self.grid_views.append(view)
+        left = QVBoxLayout()
+        left.addLayout(corners, 1)
+        left.addWidget(self.grid_button)
+        layout = QHBoxLayout(page)
+        layout.addLayout(left, 2)
+        layout.addLayout(grid, 3)
+        return page
+
+    # inputs -----------------------------------------------------------------------------------------------------------
+    def set_model(self, model: LoadedModel | None) -> None:
+        for channel in (BETWEEN, STRIP, GRID):
+            self.runner.cancel(channel)
+        self.model = model
+        self.state.forget_latents()
+        self.refresh()
+
+    def set_temperature(self, value: float) -> None:
+        if abs(value - self.temperature) < 1e-9:
+            return
+        self.temperature = value
+        self.refresh()
+
+    def set_slot(self, name: str, s3: np.ndarray | None) -> None:
+        self.state.set_slot(name, s3)
+        if name in ("A", "B"):
+            self.refresh()
+
+    def _fill_from_drawing(self, name: str) -> None:
+        drawing = self.current_drawing()
+        if drawing is None:
+            self.message.emit("The drawing is empty: draw something first.")
+            return
+        self.set_slot(name, drawing)
+
+    def _fill_from_file_dialog(self, name: str) -> None:
+        path = self.choose_file()
+        if path is not None:
+            self.fill_from_file(name, path)
+
+    def fill_from_file(self, name: str, path: Path) -> None:
+        sketch = self.open_sketch(path)
+        if sketch is not None:
+            self.set_slot(name, sketch)
+
+    def _fill_from_sample(self, name: str) -> None:
+        model = self.model
+        if model is None:
+            self.message.emit("No model loaded: cannot sample.")
+            return
+        temperature = self.temperature
+        self.runner.submit(
+            f"morph-sample-{name}",
+            lambda: model.sample(temperature),
+            lambda s3: self.set_slot(name, s3),
+            lambda message: self.error.emit("Sampling failed", message),
+        )
+
+    def move_handle(self, value: int) -> None:
+        self.state.set_handle(value)
+        self.request_between()
+
+    # model requests -------------------------------------------------------------------------------------------------
+    def _can_morph(self, *names: str) -> bool:
+        return self.model is not None and self.model.conditional and self.state.filled(*names)
+
+    def _encode_job(self, names: tuple[str, ...]):
+        """What a job needs to encode the slots whose latents are not cached yet (copied now, on the GUI thread)."""
+        model = self.model
+        todo = {n: (self.state.revisions[n], self.state.slots[n]) for n in self.state.missing_latents(*names)}
+        known = {n: self.state.latents[n] for n in names if n in self.state.latents}
+
+        def latents() -> tuple[dict[str, np.ndarray], dict[str, tuple[int, np.ndarray]]]:
+            fresh = {n: (rev, model.encode(s3)) for n, (rev, s3) in todo.items()}
+            return {**known, **{n: z for n, (_, z) in fresh.items()}}, fresh
+
+        return latents
+
+    def _keep_latents(self, fresh: dict[str, tuple[int, np.ndarray]]) -> bool:
+        """Cache fresh latents; False if any slot changed meanwhile (the result is then stale)."""
+        ok = True
+        for name, (revision, z) in fresh.items():
+            ok &= self.state.store_latent(name, revision, z)
+        return ok
+
+    def request_between(self) -> None:
+        if not self._can_morph("A", "B"):
+            return
+        model, temperature, handle = self.model, self.temperature, self.state.handle
+        latents = self._encode_job(("A", "B"))
+        revisions = (self.state.revisions["A"], self.state.revisions["B"])
+
+        def work():
+            z, fresh = latents()
+            path = model.interpolate_z(z["A"], z["B"], HANDLE_STEPS + 1)
+            return fresh, model.decode(path[handle], temperature)
+
+        def done(result) -> None:
+            fresh, sketch = result
+            if self._keep_latents(fresh) and revisions == (self.state.revisions["A"], self.state.revisions["B"]):
+                self.state.set_between(handle, sketch)
+
+        self.runner.submit(BETWEEN, work, done, lambda m: self.error.emit("Morph failed", m))
+
+    def request_strip(self) -> None:
+        if not self._can_morph("A", "B"):
+            return
+        model, temperature = self.model, self.temperature
+        latents = self._encode_job(("A", "B"))
+        revisions = (self.state.revisions["A"], self.state.revisions["B"])
+
+        def work():
+            z, fresh = latents()
+            return fresh, model.decode_many(model.interpolate_z(z["A"], z["B"], STRIP_LENGTH), temperature)
+
+        def done(result) -> None:
+            fresh, sketches = result
+            if self._keep_latents(fresh) and revisions == (self.state.revisions["A"], self.state.revisions["B"]):
+                self.state.set_strip(sketches)
+
+        self.runner.submit(STRIP, work, done, lambda m: self.error.emit("Morph strip failed", m))
+
+    def request_grid(self) -> None:
+        if not self._can_morph(*SLOTS):
+            self.message.emit("Fill all four slots (A, B, C, D) and load a model with an encoder to build the grid.")
+            return
+        model, temperature = self.model, self.temperature
+        latents = self._encode_job(SLOTS)
+        revisions = tuple(self.state.revisions[n] for n in SLOTS)
+
+        def work():
+            z, fresh = latents()
+            grid = model.grid_z([z[n] for n in SLOTS], GRID_SIZE)
+            return fresh, model.decode_many(grid.reshape(-1, grid.shape[-1]), temperature)
+
+        def done(result) -> None:
+            fresh, sketches = result
+            if self._keep_latents(fresh) and revisions == tuple(self.state.revisions[n] for n in SLOTS):
+                self.state.set_grid(sketches)
+
+        self.message.emit("Building the grid...")
+        self.runner.submit(GRID, work, done, lambda m: self.error.emit("Morph grid failed", m))
+
+    def refresh(self) -> None:
+        """Ask for the in-between and the strip again (slots, model or temperature changed)."""
+        self._sync("slot")
+        self.request_between()
+        self.request_strip()
+
+    # state -> widgets -------------------------------------------------------------------------------------------------
+    def _sync(self, what: str) -> None:
+        state = self.state
+        if what == "slot":
+            for name, widgets in self.slot_widgets.items():
+                for widget in widgets:
+                    widget.show_sketch(state.slots[name])
+        self.between_view.set_lines(_lines(state.between))
+        if state.between is not None and len(state.between) == 0:
+            self.between_view.set_placeholder("(the model ends this sketch at once)")
+        elif not state.filled("A", "B"):
+            self.between_view.set_placeholder("Fill slots A and B")
+        self.between_view.drag_sketch = state.between
+        for i, view in enumerate(self.strip_views):
+            sketch = state.strip[i] if i < len(state.strip) else None
+            view.set_lines(_lines(sketch))
+            view.drag_sketch = sketch
+        for i, view in enumerate(self.grid_views):
+            sketch = state.grid[i] if i < len(state.grid) else None
+            view.set_lines(_lines(sketch))
+            view.drag_sketch = sketch
+        has_model = self.model is not None
+        for widgets in self.slot_widgets.values():
+            for widget in widgets:
+                widget.sample_action.setEnabled(has_model)
+        can = has_model and self.model.conditional
+        self.handle.setEnabled(can)
+        self.grid_button.setEnabled(can)
+        if not has_model:
+            self.notice.setText("No model loaded: you can fill the slots, morphing needs a model.")
+        elif not self.model.conditional:
+            self.notice.setText(f"{self.model.name} is decoder-only: morphing needs a model with an encoder.")
+        elif not state.filled("A", "B"):
+            self.notice.setText("Fill slots A and B (draw, open, sample or drop a sketch), then drag the handle.")
+        else:
+            self.notice.setText("Drag the handle: the in-between sketch is decoded from the slerp of A's and B's latents.")

@@ -1,0 +1,146 @@
+"""The app's Qt-free parts: the document, coordinate mappings, morph state and model discovery."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from desktop.document import MODEL, USER, SketchDocument, Stroke, strokes_from_stroke3
+from desktop.geometry import canvas_mapping, fit_mapping, truncate_lines
+from desktop.model_catalog import card_facts, card_license, default_model, discover_models, read_card, resolve_model
+from desktop.morph import MorphState
+from sketchgen.errors import ModelError, SketchError
+
+
+def test_document_revisions_and_stroke3():
+    doc = SketchDocument()
+    changes = []
+    doc.changed.connect(lambda: changes.append(doc.revision))
+    assert doc.to_stroke3() is None
+    doc.append([Stroke([[10, 10], [20, 10]]), Stroke([[20, 30]], MODEL)])
+    s3 = doc.to_stroke3()
+    np.testing.assert_array_equal(s3, [[10, 10, 0], [10, 0, 1], [0, 20, 1]])
+    removed = doc.remove_last(1)
+    assert removed[0].author == MODEL and len(doc) == 1
+    old = doc.replace([])
+    assert len(old) == 1 and doc.is_empty()
+    assert changes == [1, 2, 3]
+    with pytest.raises(IndexError):
+        doc.remove_last(2)
+    back = strokes_from_stroke3(s3, USER)
+    np.testing.assert_array_equal(back[1].points, [[20, 30]])
+
+
+def test_strokes_are_validated_and_read_only():
+    with pytest.raises(SketchError):
+        Stroke(np.zeros((0, 2)))
+    with pytest.raises(SketchError):
+        Stroke([[0, np.nan]])
+    with pytest.raises(SketchError):
+        Stroke([[0, 0]], author="someone")
+    stroke = Stroke([[1.0, 2.0]])
+    with pytest.raises(ValueError):
+        stroke.points[0, 0] = 5
+
+
+def test_canvas_mapping_is_fixed_and_centred():
+    small, large = canvas_mapping(400, 300), canvas_mapping(1000, 800)
+    assert small.scale == large.scale  # the same stroke length means the same model units at any window size
+    np.testing.assert_allclose(small.to_model([[200, 150]]), [[0, 0]])
+    np.testing.assert_allclose(large.to_screen(small.to_model([[250, 150]])), [[550, 400]])
+
+
+def test_fit_mapping_keeps_aspect_and_margin():
+    mapping = fit_mapping((0, 100, 0, 50), (0, 0, 200, 200), margin=0.1)
+    pts = mapping.to_screen([[0, 0], [100, 50]])
+    assert pts[1, 0] - pts[0, 0] == pytest.approx(160)  # 80 % of 200 for the long side
+    assert pts[1, 1] - pts[0, 1] == pytest.approx(80)
+    assert (pts[0] + pts[1]) / 2 == pytest.approx([100, 100])
+
+
+def test_truncate_lines_counts_points_across_strokes():
+    lines = [np.zeros((3, 2)), np.ones((4, 2))]
+    assert [len(x) for x in truncate_lines(lines, 0)] == []
+    assert [len(x) for x in truncate_lines(lines, 5)] == [3, 2]
+    assert [len(x) for x in truncate_lines(lines, 99)] == [3, 4]
+
+
+def test_morph_state_keeps_latents_only_for_current_slots():
+    state = MorphState()
+    events = []
+    state.changed.connect(events.append)
+    state.set_slot("A", np.array([[1, 1, 1]]))
+    revision = state.revisions["A"]
+    assert state.store_latent("A", revision, np.zeros(4))
+    state.set_slot("A", np.array([[2, 2, 1]]))  # a new sketch: the old latent must go
+    assert state.missing_latents("A") == ["A"]
+    assert not state.store_latent("A", revision, np.zeros(4))  # computed for the old sketch: refused
+    state.set_handle(250)
+    assert state.handle == 100 and state.t == 1.0
+    with pytest.raises(KeyError):
+        state.set_slot("E", None)
+    assert events == ["slot", "slot"]
+
+
+def _model_folder(root, name, card):
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "model.json").write_text(json.dumps(card))
+    return folder
+
+
+def test_model_discovery_default_and_resolve(tmp_path):
+    shipped = tmp_path / "models"
+    _model_folder(shipped, "cat", {})
+    _model_folder(shipped, "sheep", {})
+    (shipped / "not-a-model").mkdir()
+    user = _model_folder(tmp_path / "mine", "kanji", {})
+    entries = discover_models([str(user), str(shipped / "cat")], shipped_dir=shipped)
+    assert [(e.name, e.shipped) for e in entries] == [("cat", True), ("sheep", True), ("kanji", False)]
+    assert default_model(entries).name == "sheep"
+    assert default_model(entries[:1]).name == "cat"
+    assert default_model([]) is None
+    assert resolve_model("kanji", entries) == user
+    assert resolve_model(str(shipped / "cat"), entries) == shipped / "cat"
+    with pytest.raises(ModelError, match="known models: cat, sheep, kanji"):
+        resolve_model("dragon", entries)
+
+
+def test_card_facts_and_license(tmp_path):
+    card = {
+        "datasets": [{"name": "aaron_sheep", "license": "CC BY-NC 4.0", "attribution": "Aaron Koblin"}],
+        "training": {"steps": 20000, "losses": {"recon": -0.91234, "kl": 0.25}},
+        "conditional": True,
+    }
+    facts = dict(card_facts(card))
+    assert facts["Data set"] == "aaron_sheep"
+    assert facts["License"] == "aaron_sheep: CC BY-NC 4.0 (Aaron Koblin)"
+    assert facts["Steps trained"] == "20000"
+    assert facts["Losses"] == "recon -0.9123, kl 0.25"
+    assert "license not stated" in card_license({})
+    folder = _model_folder(tmp_path, "m", card)
+    assert read_card(folder) == card
+    (folder / "model.json").write_text("{oops")
+    with pytest.raises(ModelError, match="model.json: is not valid JSON"):
+        read_card(folder)
+    with pytest.raises(ModelError, match="is missing"):
+        read_card(tmp_path)
+
+
+def test_card_facts_of_an_exported_card():
+    """The layout export/model_card.py writes: nested losses, and nulls explained by a *_source note."""
+    card = {
+        "conditional": False,
+        "datasets": [{"name": "cat", "file": "cat.mini25.npz", "license": "CC BY 4.0",
+                      "attribution": "Quick, Draw! dataset, Google"}],
+        "steps_trained": None,
+        "steps_trained_source": "checkpoint has no step counter",
+        "losses": {"valid": {"recon": 0.5, "kl": 0.125}, "test": {"recon": 0.625}},
+    }
+    facts = dict(card_facts(card))
+    assert facts["Losses"] == "valid: recon 0.5, kl 0.125; test: recon 0.625"
+    assert facts["Steps trained"] == "not recorded (checkpoint has no step counter)"
+    assert facts["Kind"] == "decoder only"
+    assert facts["License"] == "cat: CC BY 4.0 (Quick, Draw! dataset, Google)"
