@@ -1,0 +1,70 @@
+"""``sketchgen-export EXPERIMENT_DIR --out assets/models/NAME``: a trained experiment -> a checked model folder."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sketchgen.errors import SketchGenError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sketchgen-export",
+        description="Export a sketchgen-train experiment to a model folder of ONNX graphs (encoder.onnx, "
+                    "decoder_init.onnx, decoder_step.onnx, the fused samplers, model.json). Every graph is checked "
+                    "against TensorFlow (max abs error <= 1e-4) before anything is written.")
+    parser.add_argument("experiment", help="experiment folder written by sketchgen-train (or one checkpoint folder)")
+    parser.add_argument("--out", required=True, help="model folder to write, e.g. assets/models/sheep")
+    parser.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                        help="which checkpoint to export (default: best, falling back to latest)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding the training data files, when they moved since training (used for "
+                             "parity on real sketches, the losses and the int8 check)")
+    parser.add_argument("--no-int8", action="store_true", help="do not write the int8 graphs (encoder, sampler)")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (15-18 work with tf2onnx 1.17; default 17)")
+    parser.add_argument("--force", action="store_true", help="replace an existing model folder")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not 15 <= args.opset <= 18:
+        print(f"error: --opset {args.opset}: use an opset from 15 to 18", file=sys.stderr)
+        return 2
+    try:
+        from export.onnx_export import export_experiment
+
+        folder = export_experiment(args.experiment, args.out, which=args.checkpoint, data_dir=args.data_dir,
+                                   int8=not args.no_int8, opset=args.opset, force=args.force)
+    except SketchGenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    card = json.loads((Path(folder) / "model.json").read_text(encoding="utf-8"))
+    parity = card["export"]["parity"]["max_abs_error"]
+    print(f"wrote {folder}: {', '.join(sorted(card['files']))}")
+    print(f"parity with TensorFlow: max abs error {max(parity.values()):.2e} (tolerance 1e-4)")
+    if card.get("losses"):
+        print("losses: " + ", ".join(f"{k} {v:.4f}" for k, v in card["losses"].items()))
+    else:
+        print(f"losses: {card.get('losses_source')}")
+    int8 = card["precision"].get("int8")
+    if int8:
+        if "delta_nats" in int8:
+            print(f"int8 graphs: test L_R {int8['test_L_R_int8']:.4f} vs fp32 {int8['test_L_R_fp32']:.4f} "
+                  f"({int8['delta_nats']:+.4f} nats): {'used by default' if int8['verified'] else 'not shipped'}")
+        else:
+            print(f"int8 graphs: {int8.get('note')}")
+    for entry in card["datasets"]:
+        print(f"data: {entry['name']}: {entry.get('license') or 'license unknown'}"
+              + (f" ({entry['attribution']})" if entry.get("attribution") else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

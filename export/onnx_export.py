@@ -1,0 +1,398 @@
+"""Export a trained SketchRNN to a model folder of ONNX graphs that the engine (sketchgen.engine) runs.
+
+Graphs (see docs/export.md for the folder contract):
+
+- ``encoder.onnx`` (conditional models): built in TensorFlow from two plain ``keras.layers.LSTM`` layers that take
+  the trained cells' weights, the backward one over ``tf.reverse_sequence(strokes, lengths)``, both read at
+  ``lengths - 1``. This is exact (later padding cannot reach step length-1 of the forward pass, and the reversal
+  keeps each sketch's own points first) and tf2onnx turns each layer into one native ONNX ``LSTM`` op. A layer-norm
+  encoder has no ONNX LSTM equivalent: it is converted from the model's own ``encode`` (an ONNX ``Loop``, slower).
+- ``decoder_init.onnx``, ``decoder_step.onnx``: the model's own ``initial_state`` and ``decoder_step``, via tf2onnx.
+- ``decoder_prime.onnx``, ``decoder_sample.onnx``, ``decoder_sample_int8.onnx``: built from the decoder's weights
+  by export/sampler_graph.py (prefix priming as one LSTM op; the whole sampling loop as one ONNX Loop).
+
+Nothing is written unless every graph passes onnx.checker and matches TensorFlow (export/parity.py). The folder is
+assembled in a temporary folder beside the target and renamed into place, so a model folder is always complete.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from export import model_card, parity, precision
+from export.parity import ExportError
+from export.sampler_graph import (OPSET, DecoderWeights, EncoderWeights, build_encoder, build_prime, build_sampler,
+                                  build_step)
+from sketchgen.engine import runtime
+from sketchgen.errors import SketchGenError
+
+GRAPH_FILES = (runtime.ENCODER, runtime.ENCODER_INT8, runtime.DECODER_INIT, runtime.DECODER_STEP, runtime.DECODER_PRIME,
+               runtime.DECODER_SAMPLE, runtime.DECODER_SAMPLE_INT8)
+PRECISION_SKETCHES = 500  # test sketches used to measure int8's L_R (all of them when fewer)
+
+
+# -- TensorFlow functions that tf2onnx converts --------------------------------------------------------------------
+
+def _quiet_tf() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for name in ("tf2onnx", "tensorflow"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def encoder_function(model):
+    """(tf.function strokes, lengths -> {mu, logvar}, native): native LSTM layers for plain LSTM encoders."""
+    import keras
+    import tensorflow as tf
+
+    hp = model.hp
+    signature = [tf.TensorSpec([None, None, 5], tf.float32, name="strokes"),
+                 tf.TensorSpec([None], tf.int32, name="lengths")]
+    if hp.enc_model != "lstm":
+        @tf.function(input_signature=signature)
+        def encoder_generic(strokes, lengths):
+            mu, logvar = model.encode(strokes, lengths)
+            return {"mu": mu, "logvar": logvar}
+        return encoder_generic, False
+
+    def plain_lstm(cell, name):
+        layer = keras.layers.LSTM(cell.units, return_sequences=True, recurrent_dropout=0.0, name=name)
+        layer.build((None, None, 5))
+        layer.set_weights([cell.kernel.numpy(), cell.recurrent_kernel.numpy(), cell.bias.numpy()])
+        return layer
+
+    forward = plain_lstm(model.enc_fw.cell, "encoder_forward")
+    backward = plain_lstm(model.enc_bw.cell, "encoder_backward")
+
+    @tf.function(input_signature=signature)
+    def encoder(strokes, lengths):
+        fw = forward(strokes)
+        bw = backward(tf.reverse_sequence(strokes, lengths, seq_axis=1, batch_axis=0))
+        last = tf.stack([tf.range(tf.shape(strokes)[0]), lengths - 1], axis=1)
+        hidden = tf.concat([tf.gather_nd(fw, last), tf.gather_nd(bw, last)], axis=-1)
+        return {"mu": model.mu_head(hidden), "logvar": model.logvar_head(hidden)}
+
+    return encoder, True
+
+
+def decoder_init_function(model):
+    import tensorflow as tf
+
+    hp = model.hp
+    if hp.conditional:
+        @tf.function(input_signature=[tf.TensorSpec([None, hp.z_size], tf.float32, name="z")])
+        def decoder_init(z):
+            h, c = model.initial_state(z)
+            return {"h": h, "c": c}
+    else:
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="batch")])
+        def decoder_init(batch):  # unconditional: the decoder starts from zeros
+            shape = tf.stack([batch, tf.constant(hp.dec_rnn_size, tf.int64)])
+            return {"h": tf.zeros(shape, tf.float32), "c": tf.zeros(shape, tf.float32)}
+    return decoder_init
+
+
+def decoder_step_function(model):
+    import tensorflow as tf
+
+    hp = model.hp
+    h, x = hp.dec_rnn_size, tf.TensorSpec([None, 5], tf.float32, name="x")
+    state = [tf.TensorSpec([None, h], tf.float32, name="h"), tf.TensorSpec([None, h], tf.float32, name="c")]
+
+    def outputs(p, h_out, c_out):
+        return {"pi": p.pi_logits, "mu_x": p.mu_x, "mu_y": p.mu_y, "sigma_x": p.sigma_x, "sigma_y": p.sigma_y,
+                "rho": p.rho, "pen": p.pen_logits, "h_out": h_out, "c_out": c_out}
+
+    if hp.conditional:
+        @tf.function(input_signature=[x, tf.TensorSpec([None, hp.z_size], tf.float32, name="z")] + state)
+        def decoder_step(x, z, h, c):
+            return outputs(*model.decoder_step(x, z, h, c))
+    else:
+        @tf.function(input_signature=[x] + state)
+        def decoder_step(x, h, c):
+            return outputs(*model.decoder_step(x, None, h, c))
+    return decoder_step
+
+
+def convert(function, names: Sequence[str], opset: int):
+    """tf2onnx.convert.from_function, with the graph's outputs named after ``function``'s returned dict."""
+    import tf2onnx
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        proto, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=opset)
+    produced = {o.name: o for o in proto.graph.output}
+    if sorted(produced) != sorted(names):
+        raise ExportError(f"tf2onnx named the outputs {sorted(produced)}, expected {sorted(names)}")
+    ordered = [produced[n] for n in names]  # tf2onnx sorts a returned dict's keys; keep the contract's order
+    del proto.graph.output[:]
+    proto.graph.output.extend(ordered)
+    proto.producer_name = "sketchgen-export (tf2onnx)"
+    return proto
+
+
+# -- the export ----------------------------------------------------------------------------------------------------
+
+def _check_target(out: Path, force: bool) -> None:
+    if out.exists():
+        if not out.is_dir():
+            raise ExportError(f"{out}: exists and is not a folder")
+        if not force:
+            raise ExportError(f"{out}: already exists (pass --force / force=True to replace it)")
+        if any(out.iterdir()) and not (out / runtime.CARD_FILE).is_file():
+            raise ExportError(f"{out}: exists and is not a model folder; refusing to replace it")
+    if not out.parent.is_dir():
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExportError(f"{out.parent}: cannot create the folder ({exc.strerror or exc})") from None
+
+
+def _replace_folder(tmp: Path, out: Path) -> None:
+    """Rename the finished temporary folder over ``out`` (any old folder moves aside first, then goes)."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.rmdir(old)
+        os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except OSError:
+        if old is not None:
+            os.rename(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max_seq_len: int | None = None,
+                 data_sets: Sequence[dict[str, Any] | str] | None = None, training: dict[str, Any] | None = None,
+                 losses: dict[str, Any] | None = None, losses_source: str | None = None,
+                 real_sketches: Sequence[np.ndarray] | None = None, int8: bool = True, opset: int = OPSET,
+                 force: bool = False, name: str | None = None) -> Path:
+    """Export an in-memory ``training.model.SketchRNN`` (with its ``hp``) to the model folder ``out``.
+
+    ``real_sketches``: normalised stroke-3 test sketches (divided by ``scale_factor``): used for parity and to
+    measure int8's test-set L_R (without them the int8 sampler is written but not verified, and the engine's
+    default precision stays fp32). ``losses``: valid/test L_R and L_KL to record (``None``: recorded as null).
+    Raises ExportError / ParityError and writes nothing when any check fails.
+    """
+    _quiet_tf()
+    out = Path(out)
+    hp = model.hp
+    if not (isinstance(scale_factor, (int, float)) and np.isfinite(scale_factor) and scale_factor > 0):
+        raise ExportError(f"scale_factor must be a positive number, got {scale_factor!r}")
+    max_seq_len = int(max_seq_len or hp.max_seq_len)
+    _check_target(out, force)
+    for weight in model.weights:
+        if weight.dtype == "float32" and not np.isfinite(weight.numpy()).all():
+            raise ExportError(f"weight {weight.path} holds NaN or infinite values (a diverged checkpoint?); "
+                              "nothing was written")
+    started = time.perf_counter()
+
+    protos: dict[str, Any] = {}
+    native = False
+    if hp.conditional:
+        fn, native = encoder_function(model)
+        protos[runtime.ENCODER] = convert(fn, ["mu", "logvar"], opset)
+    protos[runtime.DECODER_INIT] = convert(decoder_init_function(model), ["h", "c"], opset)
+    protos[runtime.DECODER_STEP] = convert(decoder_step_function(model), ["pi", "mu_x", "mu_y", "sigma_x", "sigma_y",
+                                                                          "rho", "pen", "h_out", "c_out"], opset)
+    weights = DecoderWeights.from_model(model)
+    protos[runtime.DECODER_PRIME] = build_prime(weights)
+    protos[runtime.DECODER_SAMPLE] = build_sampler(weights, "fp32")
+    if int8:
+        protos[runtime.DECODER_SAMPLE_INT8] = build_sampler(weights, "int8")
+    encoder_twin = None
+    if int8 and hp.conditional and native:  # a plain-LSTM encoder also gets an int8 one-op twin
+        encoder_weights = EncoderWeights.from_model(model)
+        protos[runtime.ENCODER_INT8] = build_encoder(encoder_weights, "int8")
+        encoder_twin = parity.session(build_encoder(encoder_weights, "fp32"))
+
+    structure = {name_: parity.check_structure(p, name_, native_lstm=(name_ == runtime.ENCODER and native))
+                 for name_, p in protos.items()}
+    if runtime.ENCODER_INT8 in protos and structure[runtime.ENCODER_INT8].get("DynamicQuantizeLSTM") != 1:
+        raise ExportError(f"{runtime.ENCODER_INT8}: expected one DynamicQuantizeLSTM op")
+    sessions = {name_: parity.session(p) for name_, p in protos.items()}
+    contract = runtime.graph_contract(hp.to_dict())
+    for name_, sess in sessions.items():
+        try:
+            runtime.check_io(sess, Path(name_), contract[name_])
+        except SketchGenError as exc:
+            raise ExportError(f"exported graph breaks the model-folder contract: {exc}") from None
+
+    rng = np.random.default_rng(hp.seed)
+    limit = min(max_seq_len, 40)
+    cases = [parity.random_strokes(rng, sorted({1, 2, limit // 2, limit}))]
+    real = parity.pick_real(real_sketches)
+    if real:
+        cases.append(parity.real_strokes(real))
+    int8_step = parity.session(build_step(weights, "int8")) if int8 else None
+    report = parity.check_all(parity.TFReference(model), sessions, int8_step, cases, hp.z_size, hp.dec_rnn_size,
+                              hp.num_mixture, max_seq_len, seed=hp.seed, encoder_twin=encoder_twin)
+
+    precision_info: dict[str, Any] = {"default": "fp32"}
+    if int8:
+        int8_files = [f for f in (runtime.ENCODER_INT8, runtime.DECODER_SAMPLE_INT8) if f in protos]
+        int8_info: dict[str, Any] = {
+            "files": int8_files,
+            "weights": "decoder: int8 per output column (recurrent kernel, output head), h quantised per step "
+                       "(uint8, dynamic); encoder: ONNX Runtime DynamicQuantizeLSTM (int8 weights per gate column)"}
+        if real_sketches and any(len(s) <= max_seq_len for s in real_sketches):
+            test = [s for s in real_sketches if len(s) <= max_seq_len][:PRECISION_SKETCHES]
+            measure = {"decoder_init": sessions[runtime.DECODER_INIT],
+                       "decoder_step": parity.session(build_step(weights, "fp32"))}
+            if hp.conditional:
+                measure["encoder"] = sessions[runtime.ENCODER]
+            replacements = {"decoder_step": int8_step}
+            if runtime.ENCODER_INT8 in protos:
+                replacements["encoder"] = parity.session(protos[runtime.ENCODER_INT8])
+            int8_info.update(precision.compare_precisions(measure, replacements, test, max_seq_len, hp.conditional,
+                                                          seed=hp.seed))
+            if not int8_info["verified"]:
+                for name_ in int8_files:  # not good enough to ship
+                    del protos[name_]
+                int8_info["files"] = []
+                int8_info["note"] = (f"int8 changed test-set L_R by {int8_info['delta_nats']:+.4f} nats (more than "
+                                     f"{precision.TOLERANCE_NATS}); the int8 graphs were not written")
+        else:
+            int8_info.update(verified=False, note="not measured: no test sketches were given to the export; the "
+                                                  "engine uses it only when asked (precision='int8')")
+        precision_info["int8"] = int8_info
+        if int8_info.get("verified"):
+            precision_info["default"] = "int8"
+
+    datasets = [d if isinstance(d, dict) else model_card.dataset_entry(d) for d in (data_sets or hp.data_set)]
+    training = dict(training or {})
+    training.setdefault("steps_trained", None)
+    training.setdefault("hardware", None)
+    training.setdefault("wall_time_s", None)
+    export_info = {
+        "opset": opset,
+        "tools": model_card.tool_versions(),
+        "encoder": (None if not hp.conditional else "native ONNX LSTM ops (keras.layers.LSTM with the trained weights)"
+                    if native else "generic conversion of the layer-norm cell (ONNX Loop): no native LSTM op exists "
+                                   "for it"),
+        "ops": {name_: dict(sorted(counts.items())) for name_, counts in structure.items()},
+        "parity": report.to_dict(),
+        "real_sketches_checked": bool(real),
+        "seconds": None,
+    }
+    graphs = {name_: {kind: {k: {"type": t, "shape": list(s)} for k, (t, s) in io_.items()}
+                      for kind, io_ in contract[name_].items()} for name_ in protos}
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for name_, proto in protos.items():
+            (tmp / name_).write_bytes(proto.SerializeToString())
+        export_info["seconds"] = round(time.perf_counter() - started, 2)
+        card = model_card.build_card(
+            name=name or out.name, config=hp.to_dict(), scale_factor=float(scale_factor), max_seq_len=max_seq_len,
+            datasets=datasets, training=training, losses=losses,
+            losses_source=losses_source or ("given to the export" if losses else "not available (null)"),
+            export=export_info, precision=precision_info, graphs=graphs,
+            files=model_card.file_entries(tmp, sorted(protos)))
+        (tmp / runtime.CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        for path in tmp.iterdir():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+        _smoke_test(tmp)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folder is private; a model folder is not
+        _replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _smoke_test(folder: Path) -> None:
+    """The finished folder loads in the engine and draws (the same code path a user's program takes)."""
+    from sketchgen.engine import load_model
+
+    model = load_model(folder, provider="cpu")
+    sketches = model.sample(n=2, temperature=0.5, max_len=8, seed=0)
+    if len(sketches) != 2 or not all(np.isfinite(s).all() for s in sketches):
+        raise ExportError(f"{folder}: the exported model does not sample (smoke test)")
+
+
+# -- from an experiment folder ---------------------------------------------------------------------------------------
+
+def _recorded(state: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if state.get(key) is not None:
+            return state[key]
+    return None
+
+
+def export_experiment(experiment_dir: str | os.PathLike[str], out: str | os.PathLike[str], *, which: str = "best",
+                      data_dir: str | os.PathLike[str] | None = None, int8: bool = True, opset: int = OPSET,
+                      force: bool = False) -> Path:
+    """Export a sketchgen-train experiment (its ``best`` checkpoint, else ``latest``) to ``out``."""
+    _quiet_tf()
+    from training.checkpoint import load_trained_model
+    from training.dataset import load_sketch_data
+
+    _check_target(Path(out), force)  # before the slow part: a wrong --out fails at once
+    trained = load_trained_model(experiment_dir, which)
+    hp, info = trained.hparams, trained.data
+    max_seq_len = int(info.get("max_seq_len") or hp.max_seq_len)
+    sources = info.get("sources") or []
+    sha = {s["name"]: s["sha256"] for s in sources if "sha256" in s}
+    datasets = [model_card.dataset_entry(s.get("name") or s.get("path"), s.get("sha256")) for s in sources] \
+        or [model_card.dataset_entry(d) for d in info.get("data_sets", hp.data_set)]
+
+    data = None
+    data_problem = None
+    try:
+        entries = [s["name"] for s in sources] if data_dir is not None else [s["path"] for s in sources]
+        data = load_sketch_data(entries, data_dir, max_seq_len, scale=trained.scale_factor, expected_sha256=sha)
+    except (SketchGenError, KeyError, OSError) as exc:
+        data_problem = str(exc)
+
+    losses, losses_source = None, None
+    evaluation = trained.state.get("evaluation")
+    if isinstance(evaluation, dict) and "valid" in evaluation and "test" in evaluation:
+        losses_source = f"recorded by training.evaluate when checkpoint '{trained.directory.name}' was saved"
+    elif data is not None:
+        from training.evaluate import Evaluator
+
+        evaluator = Evaluator(trained.model, hp, max_seq_len)
+        evaluation = {split: evaluator.evaluate(data.splits[split]) for split in ("valid", "test")}
+        losses_source = "computed at export with training.evaluate.Evaluator"
+    else:
+        evaluation = None
+        losses_source = f"not available: the data could not be loaded ({data_problem})"
+    if evaluation:
+        losses = {f"{split}_{name}": float(evaluation[split][key]) for split in ("valid", "test")
+                  for name, key in (("L_R", "r_loss"), ("L_KL", "kl_loss"))}
+
+    state = trained.state
+    training = {
+        "steps_trained": trained.step,
+        "hardware": _recorded(state, "hardware", "device"),
+        "wall_time_s": _recorded(state, "wall_time_s", "train_seconds", "elapsed_s"),
+        "experiment": str(Path(experiment_dir).resolve()),
+        "checkpoint": trained.directory.name,
+        "best_step": state.get("best_step"),
+        "facts_source": "state.json of the checkpoint (null: not recorded by the training run)",
+    }
+    real = data.splits["test"] if data is not None else None
+    return export_model(trained.model, out, scale_factor=trained.scale_factor, max_seq_len=max_seq_len,
+                        data_sets=datasets, training=training, losses=losses, losses_source=losses_source,
+                        real_sketches=real, int8=int8, opset=opset, force=force)

@@ -1,0 +1,124 @@
+"""``sketchgen-sample --model NAME --out FILE.svg|png``: draw new sketches with an exported model.
+
+    sketchgen-sample --model sheep --out sheep.png
+    sketchgen-sample --model assets/models/sheep --n 9 --temperature 0.4 --seed 1 --out grid.svg
+
+N > 1 draws a grid. Every user error prints ``error: <message>`` and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+
+from sketchgen.errors import ConfigError, SketchGenError
+from sketchgen.fileio import atomic_write
+
+__all__ = ["main", "build_parser", "grid_svg"]
+
+
+class _UsageError(Exception):
+    """argparse found a bad command line (reported as ``error: ...``, status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise _UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sketchgen-sample", description="Draw new sketches with an exported sketch-rnn model.")
+    parser.add_argument("--model", required=True, help="model folder, or a model name under assets/models/")
+    parser.add_argument("--out", required=True, help="output file: .svg or .png (a grid when --n > 1)")
+    parser.add_argument("--n", type=int, default=1, help="number of sketches (default 1)")
+    parser.add_argument("--temperature", type=float, default=0.5,
+                        help="randomness, as in sketch-rnn: 0 is the greedy path, 1 the model's own spread "
+                             "(default 0.5)")
+    parser.add_argument("--seed", type=int, default=None, help="makes the drawing reproducible")
+    parser.add_argument("--max-len", type=int, default=None, help="most points per sketch (default: the model's)")
+    parser.add_argument("--greedy", action="store_true", help="always the most likely choice (temperature 0)")
+    parser.add_argument("--size", type=int, default=256, help="pixels per sketch (default 256)")
+    parser.add_argument("--cols", type=int, default=None, help="grid columns (default: a square-ish grid)")
+    parser.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="ONNX Runtime provider (default auto: CUDA when available)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                        help="sampler precision (default auto: int8 only where the export verified it)")
+    return parser
+
+
+def grid_svg(sketches: Sequence[np.ndarray], cols: int, cell: int) -> str:
+    """One SVG with each sketch fitted into a ``cell`` square, ``cols`` per row (nested <svg> elements)."""
+    from sketchgen.render import sketch_svg
+
+    rows = -(-len(sketches) // cols)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{cols * cell}" '
+             f'height="{rows * cell}" viewBox="0 0 {cols * cell} {rows * cell}">',
+             f'<rect width="{cols * cell}" height="{rows * cell}" fill={quoteattr("#fff")}/>']
+    for i, sketch in enumerate(sketches):
+        r, c = divmod(i, cols)
+        inner = sketch_svg(sketch, size=cell) if len(sketch) else (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{cell}" height="{cell}"></svg>')
+        inner = inner.replace("<svg ", f'<svg x="{c * cell}" y="{r * cell}" ', 1)  # sized to fit the cell
+        parts.append(inner.strip())
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _write(out: Path, sketches: list[np.ndarray], size: int, cols: int | None) -> None:
+    from sketchgen.render import grid_png, sketch_png, sketch_svg
+
+    suffix = out.suffix.lower()
+    if suffix not in (".svg", ".png"):
+        raise ConfigError(f"{out}: the output must end in .svg or .png")
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out.parent}: folder does not exist")
+    cols = cols or max(1, math.ceil(math.sqrt(len(sketches))))
+    if suffix == ".png":
+        data = sketch_png(sketches[0], size=size) if len(sketches) == 1 else grid_png(sketches, cols, cell=size)
+        with atomic_write(out, "wb") as fh:
+            fh.write(data)
+    else:
+        text = sketch_svg(sketches[0], size=size) if len(sketches) == 1 else grid_svg(sketches, cols, size)
+        with atomic_write(out, "w") as fh:
+            fh.write(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.n < 1:
+            raise ConfigError(f"--n must be at least 1, got {args.n}")
+        if args.size < 16:
+            raise ConfigError(f"--size must be at least 16 pixels, got {args.size}")
+        if args.cols is not None and args.cols < 1:
+            raise ConfigError(f"--cols must be at least 1, got {args.cols}")
+        out = Path(args.out)
+        if out.suffix.lower() not in (".svg", ".png"):
+            raise ConfigError(f"{out}: the output must end in .svg or .png")
+        from sketchgen.engine import load_model
+
+        model = load_model(args.model, provider=args.provider, precision=args.precision)
+        sketches = model.sample(n=args.n, temperature=args.temperature, max_len=args.max_len, greedy=args.greedy,
+                                seed=args.seed)
+        _write(out, sketches, args.size, args.cols)
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SketchGenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    points = sum(len(s) for s in sketches)
+    print(f"wrote {out}: {len(sketches)} sketch{'es' if len(sketches) > 1 else ''}, {points} points, "
+          f"{model.provider.removesuffix('ExecutionProvider')}, {model.sampler}/{model.precision} sampler")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
