@@ -7,7 +7,8 @@ Weights use Keras's LSTM layout (gates i, f, c, o; kernel, recurrent_kernel, bia
 
 Recurrent dropout is the original's (Semeniuta et al. 2016): dropout on the candidate g, never on h, with a fresh
 mask every step. The masks are drawn outside the loop and fed in beside the projected input, which keeps the cell
-deterministic given its inputs (exact resume) and backend-agnostic.
+deterministic given its inputs (exact resume) and backend-agnostic. ``SketchLSTM`` can run the same weights and masks
+three ways (reference keras.layers.RNN, a fused TensorFlow loop, keras.layers.LSTM / cuDNN): see its docstring.
 """
 from __future__ import annotations
 
@@ -102,35 +103,164 @@ class SketchLSTMCell(keras.layers.Layer):
                 "layer_norm": self.layer_norm, "dropout_keep": self.dropout_keep}
 
 
+IMPLEMENTATIONS = ("auto", "reference", "fused", "keras_lstm")
+
+
+def gpu_available() -> bool:
+    """True when the TensorFlow backend sees a GPU (then the cuDNN kernel can run the plain LSTM)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+class _Hidden:
+    """Holds a helper layer out of sight of Keras and tf.train.Checkpoint tracking (no new variables, no new
+    checkpoint keys): the model's variables, names and checkpoint format stay exactly those of the cells."""
+
+    __slots__ = ("layer",)
+
+    def __init__(self, layer):
+        self.layer = layer
+
+
 class SketchLSTM(keras.layers.Layer):
-    """Runs a SketchLSTMCell over a sequence: projection outside the loop, dropout masks drawn up front."""
+    """Runs a SketchLSTMCell over a sequence: projection outside the loop, dropout masks drawn up front.
+
+    ``implementation`` picks how the recurrence runs; every choice computes the same function of the same weights
+    (the tests compare them) and draws the same dropout masks, so it can change between runs and on resume:
+
+    - ``"reference"``: ``keras.layers.RNN`` over the cell (any backend, layer norm, dropout).
+    - ``"fused"``: TensorFlow only, plain LSTM: one while loop with a hand-written backward pass
+      (:mod:`training.recurrence`), about twice as fast on a CPU.
+    - ``"keras_lstm"``: plain LSTM without dropout in this call: ``keras.layers.LSTM`` run with the cell's own
+      weights (Keras's layout), which uses the cuDNN kernel on a GPU.
+    - ``"auto"`` (default): ``keras_lstm`` on a TensorFlow GPU when the call allows it (no layer norm, no recurrent
+      dropout while training), else ``fused`` on TensorFlow (no layer norm), else ``reference``.
+    """
 
     def __init__(self, units: int, input_dim: int, layer_norm: bool = False, dropout_keep: float = 1.0,
-                 seed: int | None = None, **kwargs):
+                 seed: int | None = None, implementation: str = "auto", **kwargs):
         super().__init__(**kwargs)
         self.cell = SketchLSTMCell(units, input_dim, layer_norm, dropout_keep, name="cell")
         self.rnn = keras.layers.RNN(self.cell, return_sequences=True, return_state=True, name="rnn")
         self.seed_generator = keras.random.SeedGenerator(seed) if dropout_keep < 1.0 else None
+        self._keras_lstm: _Hidden | None = None
+        self.implementation = implementation
 
     @property
     def units(self) -> int:
         return self.cell.units
 
+    @property
+    def implementation(self) -> str:
+        return self._implementation
+
+    @implementation.setter
+    def implementation(self, value: str) -> None:
+        if value not in IMPLEMENTATIONS:
+            raise ValueError(f"LSTM implementation must be one of {IMPLEMENTATIONS}, got {value!r}")
+        self._implementation = value
+        if value == "keras_lstm" and getattr(self, "built", False):
+            self.prepare_keras_lstm()
+
     def build(self, input_shape=None):
         self.cell.build()
+        if self._implementation == "keras_lstm" or (self._implementation == "auto" and gpu_available()):
+            self.prepare_keras_lstm()
         self.built = True
 
-    def call(self, x, initial_state=None, training=False):
-        """x [B, T, input_dim] -> (outputs [B, T, H], h_T, c_T)."""
-        proj = self.cell.project(x)
+    def resolve_implementation(self, training: bool = False) -> str:
+        """The implementation this call uses (``auto`` resolved; impossible choices fall back to reference)."""
+        plain = not self.cell.layer_norm
+        tensorflow = keras.backend.backend() == "tensorflow"
+        no_dropout = not (training and self.cell.uses_dropout)
+        choice = self._implementation
+        if choice == "auto":
+            if tensorflow and plain and no_dropout and gpu_available():
+                return "keras_lstm"
+            return "fused" if tensorflow and plain else "reference"
+        if choice == "fused" and not (tensorflow and plain):
+            return "reference"
+        if choice == "keras_lstm" and not (plain and no_dropout):
+            return "fused" if tensorflow and plain else "reference"
+        return choice
+
+    def draw_keep_mask(self, batch_shape, dtype="float32"):
+        """The recurrent dropout mask [B, T, H] for one training call (one uniform draw, as always)."""
+        from training.replicas import replica_rows
+
+        keep = self.cell.dropout_keep
+        noise = replica_rows(lambda shape: keras.random.uniform(shape, seed=self.seed_generator),
+                             tuple(batch_shape) + (self.cell.units,))
+        return ops.cast(noise < keep, dtype) / keep
+
+    def call(self, x, initial_state=None, training=False, constant=None):
+        """x [B, T, d] -> (outputs [B, T, H], h_T, c_T).
+
+        ``constant`` [B, input_dim - d] holds inputs that are the same at every step (the decoder's z): the fused
+        paths project it once per sequence instead of once per step (the same sum, regrouped).
+        """
+        implementation = self.resolve_implementation(bool(training))
+        if implementation == "keras_lstm":
+            return self._call_keras_lstm(self._full_input(x, constant), initial_state)
+        if implementation == "reference" or constant is None:
+            proj = self.cell.project(self._full_input(x, constant))
+        else:
+            split = ops.shape(x)[-1]
+            proj = (ops.matmul(x, self.cell.kernel[:split])
+                    + ops.expand_dims(ops.matmul(constant, self.cell.kernel[split:]) + self.cell.bias, 1))
+        mask = None
         if self.cell.uses_dropout:
             if training:
-                keep = self.cell.dropout_keep
-                shape = ops.shape(proj)[:-1] + (self.cell.units,)
-                noise = keras.random.uniform(shape, seed=self.seed_generator)
-                mask = ops.cast(noise < keep, proj.dtype) / keep
-            else:
+                mask = self.draw_keep_mask(ops.shape(proj)[:-1], proj.dtype)
+            elif implementation == "reference":
                 mask = ops.ones(ops.shape(proj)[:-1] + (self.cell.units,), dtype=proj.dtype)
-            proj = ops.concatenate([proj, mask], axis=-1)
-        outputs, h, c = self.rnn(proj, initial_state=initial_state, training=training)
+        if implementation == "reference":
+            if mask is not None:
+                proj = ops.concatenate([proj, mask], axis=-1)
+            outputs, h, c = self.rnn(proj, initial_state=initial_state, training=training)
+            return outputs, h, c
+        return self._call_fused(proj, initial_state, mask)
+
+    @staticmethod
+    def _full_input(x, constant):
+        if constant is None:
+            return x
+        steps = ops.shape(x)[1]
+        return ops.concatenate([x, ops.repeat(ops.expand_dims(constant, 1), steps, axis=1)], axis=-1)
+
+    def _zero_state(self, x):
+        zeros = ops.zeros((ops.shape(x)[0], self.cell.units), dtype=x.dtype)
+        return [zeros, zeros]
+
+    def _call_fused(self, proj, initial_state, mask):
+        import tensorflow as tf
+
+        from training.recurrence import lstm_recurrence
+
+        h0, c0 = initial_state if initial_state is not None else self._zero_state(proj)
+        outputs, h, c = lstm_recurrence(
+            tf.transpose(proj, [1, 0, 2]), tf.convert_to_tensor(self.cell.recurrent_kernel), h0, c0,
+            None if mask is None else tf.transpose(mask, [1, 0, 2]))
+        return tf.transpose(outputs, [1, 0, 2]), h, c
+
+    def _call_keras_lstm(self, x, initial_state):
+        """keras.layers.LSTM with this cell's weights (stateless_call: the LSTM's own variables are never used)."""
+        if self._keras_lstm is None:
+            self.prepare_keras_lstm()  # eagerly only: built with the model when a GPU or keras_lstm is asked for
+        layer = self._keras_lstm.layer
+        state = initial_state if initial_state is not None else self._zero_state(x)
+        weights = [self.cell.kernel.value, self.cell.recurrent_kernel.value, self.cell.bias.value]
+        (outputs, h, c), _ = layer.stateless_call(weights, [v.value for v in layer.non_trainable_variables], x,
+                                                  initial_state=list(state))
         return outputs, h, c
+
+    def prepare_keras_lstm(self) -> None:
+        """Create the helper keras.layers.LSTM (untracked) that the keras_lstm implementation runs."""
+        if self._keras_lstm is not None or self.cell.layer_norm:
+            return
+        layer = keras.layers.LSTM(self.cell.units, return_sequences=True, return_state=True,
+                                  name=f"{self.name}_keras_lstm")
+        layer.build((None, None, self.cell.input_dim))
+        self._keras_lstm = _Hidden(layer)

@@ -2,6 +2,7 @@
 
     sketchgen-train --data aaron_sheep --data_dir DIR --experiment_dir runs/sheep [--hparams k=v,...] [--steps N]
     sketchgen-train --experiment_dir runs/sheep --resume
+    sketchgen-train ... --strategy mirrored            (all local GPUs; multiworker: machines named by TF_CONFIG)
     sketchgen-train evaluate runs/sheep [--split valid,test] [--checkpoint best|latest]
 
 The flags of the original ``sketch_rnn_train.py`` keep their names (``--data_dir``, ``--log_root``, ``--hparams``).
@@ -22,6 +23,8 @@ from sketchgen.errors import ConfigError, SketchGenError
 from training.config import HParams
 
 DEFAULT_DATA_DIR = "data"  # where `sketchgen-data download` puts files by default
+STRATEGIES = ("default", "mirrored", "multiworker")
+IMPLEMENTATIONS = ("auto", "fused", "keras_lstm", "reference")  # training.cells.SketchLSTM (kept import-free)
 # hyperparameters that may change when a run is resumed: they do not change the model, the data or its order
 RESUMABLE_KEYS = frozenset({"num_steps", "save_every", "eval_every"})
 
@@ -59,8 +62,22 @@ def build_train_parser() -> argparse.ArgumentParser:
     p.add_argument("--unconditional", action="store_true", help="decoder-only model (sets conditional=false)")
     p.add_argument("--no-bucketing", dest="bucketing", action="store_false",
                    help="pad every batch to max_seq_len like the original (slower; same data order semantics)")
+    p.add_argument("--bucket_pool", type=int, default=0, metavar="N",
+                   help="bucketing sorts pools of N batches by length (default 0: the whole epoch; a fresh run only)")
     p.add_argument("--xla", action="store_true", help="compile the train step with XLA (slower on most CPUs)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="default",
+                   help="default: one device (a GPU when TensorFlow sees one); mirrored: every local GPU "
+                        "(tf.distribute.MirroredStrategy); multiworker: several machines, each started with its "
+                        "TF_CONFIG (MultiWorkerMirroredStrategy). The numbers do not depend on the choice")
+    p.add_argument("--lstm", dest="lstm_implementation", choices=IMPLEMENTATIONS, default="auto",
+                   help="how the LSTMs run (same results): auto (cuDNN on a GPU when the config allows, else the "
+                        "fused TensorFlow loop), fused, keras_lstm, reference (keras.layers.RNN, the slowest)")
     p.add_argument("--log_every", type=int, default=20, metavar="N", help="metrics.jsonl line every N steps")
+    p.add_argument("--tensorboard_every", type=int, default=10, metavar="N",
+                   help="TensorBoard training scalars every N steps (evaluations and sample images: every "
+                        "eval_every steps)")
+    p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
+                   help="write no TensorBoard logs (default: EXPERIMENT_DIR/tensorboard)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -141,6 +158,13 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.log_every < 1:
         raise ConfigError(f"--log_every must be >= 1, got {args.log_every}")
+    if args.tensorboard_every < 1:
+        raise ConfigError(f"--tensorboard_every must be >= 1, got {args.tensorboard_every}")
+    if args.bucket_pool < 0:
+        raise ConfigError(f"--bucket_pool must be >= 0, got {args.bucket_pool}")
+    if args.strategy == "multiworker" and not os.environ.get("TF_CONFIG"):
+        raise ConfigError("--strategy multiworker needs the TF_CONFIG environment variable (the cluster's workers "
+                          "and this process's task); see docs/training.md")
     if args.resume:
         if args.experiment_dir is None:
             raise ConfigError("--resume needs --experiment_dir (the folder of the run to continue)")
@@ -158,8 +182,14 @@ def _train(args: argparse.Namespace) -> int:
         latest = None
 
     _quiet_tensorflow()
+    strategy = _make_strategy(args.strategy)  # before any other TensorFlow op (multi-worker needs that)
     from training.dataset import BatchingOptions, load_sketch_data
     from training.trainer import TrainOptions, Trainer
+
+    def fresh_options() -> TrainOptions:
+        batching = BatchingOptions(bucketing=args.bucketing, pool_batches=args.bucket_pool,
+                                   pad_multiple=8 if args.xla else 1)  # XLA compiles once per distinct length
+        return TrainOptions(batching, jit_compile=args.xla, log_every=args.log_every, progress=not args.quiet)
 
     if args.resume:
         info = ckpt.read_json(experiment / ckpt.DATA_FILE)
@@ -183,13 +213,12 @@ def _train(args: argparse.Namespace) -> int:
                 raise ConfigError("--no-bucketing: the run being resumed uses bucketing; --resume keeps it")
             options.jit_compile = args.xla or options.jit_compile
         else:
-            options = TrainOptions(BatchingOptions(bucketing=args.bucketing), jit_compile=args.xla,
-                                   log_every=args.log_every, progress=not args.quiet)
+            options = fresh_options()
     else:
         data = load_sketch_data(hp.data_set, args.data_dir or DEFAULT_DATA_DIR, hp.max_seq_len)
         hp = hp.with_overrides({"data_set": [s.name for s in data.sources], "max_seq_len": data.max_seq_len})
-        options = TrainOptions(BatchingOptions(bucketing=args.bucketing), jit_compile=args.xla,
-                               log_every=args.log_every, progress=not args.quiet)
+        options = fresh_options()
+    options.lstm_implementation = args.lstm_implementation
     if latest is None:
         (experiment / ckpt.METRICS_FILE).unlink(missing_ok=True)  # left by an earlier attempt that saved nothing
     print(data.summary(), flush=True)
@@ -197,7 +226,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         per_epoch = len(data.splits["train"]) // hp.batch_size
         hp = hp.with_overrides({"num_steps": _epochs_to_steps(args.epochs, per_epoch)})
-    trainer = Trainer(hp, data, experiment, options)
+    hooks = []
+    if args.tensorboard:
+        from training.tensorboard import tensorboard_hooks
+        hooks = tensorboard_hooks(experiment, every=args.tensorboard_every)
+    trainer = Trainer(hp, data, experiment, options, hooks=hooks, strategy=strategy)
     if latest is not None:
         trainer.restore(latest)
         print(f"resuming {experiment} at step {trainer.step}", flush=True)
@@ -206,6 +239,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"model: {'conditional' if hp.conditional else 'unconditional'}, {params:,} parameters; training to step "
           f"{hp.num_steps} ({trainer.batcher.batches_per_epoch} steps per epoch of batch {hp.batch_size}); "
           f"writing {experiment}", flush=True)
+    print(_device_summary(trainer), flush=True)
     started = time.time()
     try:
         trainer.train(hp.num_steps)
@@ -220,6 +254,28 @@ def _train(args: argparse.Namespace) -> int:
     print(f"trained to step {trainer.step} in {minutes:.1f} min; latest checkpoint in {experiment / ckpt.LATEST}"
           f"{best}", flush=True)
     return 0
+
+
+def _make_strategy(name: str):
+    """None (TensorFlow's default: one device, the first GPU when there is one) or a tf.distribute strategy."""
+    if name == "default":
+        return None
+    import tensorflow as tf
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except (ValueError, KeyError, tf.errors.OpError) as exc:
+        raise ConfigError(f"--strategy multiworker: cannot set up the cluster from TF_CONFIG ({exc})") from None
+
+
+def _device_summary(trainer) -> str:
+    import tensorflow as tf
+    gpus = tf.config.list_logical_devices("GPU")
+    where = f"{len(gpus)} GPU(s)" if gpus else "CPU"
+    lstm = ", ".join(sorted({layer.resolve_implementation(training=True) for layer in trainer.model.lstm_layers}))
+    replicas = f", {trainer.replicas} replicas" if trainer.replicas > 1 else ""
+    return f"device: {where}{replicas}; LSTM: {lstm}; TensorBoard: {'on' if trainer.hooks else 'off'}"
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -217,22 +217,35 @@ def evaluation_batches(sketches: Sequence[np.ndarray], batch_size: int, max_seq_
 class BatchingOptions:
     """How training batches are formed (saved with each checkpoint: a resumed run must batch the same way)."""
 
-    bucketing: bool = True     # False: uniform random batches padded to N_max, exactly as the original
-    pool_batches: int = 10     # bucketing sorts pools of this many batches by length, then cuts them into batches
-    pad_multiple: int = 8      # bucket lengths are multiples of this (few distinct shapes for the compiled step)
+    bucketing: bool = True       # False: uniform random batches padded to N_max, exactly as the original
+    pool_batches: int = 0        # bucketing sorts pools of this many batches by length (0: the whole epoch)
+    pad_multiple: int = 1        # bucket lengths are multiples of this (8 for XLA: fewer shapes to compile)
+    sort_augmented: bool = True  # sort by the length after augmentation (the epoch is augmented when planned)
+
+    # what a checkpoint written before an option existed used: a resumed run keeps its data order
+    LEGACY: ClassVar[dict[str, Any]] = {"pool_batches": 10, "pad_multiple": 8, "sort_augmented": False}
 
     def __post_init__(self) -> None:
-        if self.pool_batches < 1 or self.pad_multiple < 1:
-            raise ConfigError("pool_batches and pad_multiple must be >= 1")
+        if self.pool_batches < 0 or self.pad_multiple < 1:
+            raise ConfigError("pool_batches must be >= 0 and pad_multiple >= 1")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "BatchingOptions":
+        """Options saved in a checkpoint's state.json; keys it lacks take the values of the code that wrote it."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{**cls.LEGACY, **{k: v for k, v in values.items() if k in known}})
 
 
 class TrainBatcher:
     """Endless augmented training batches, epoch by epoch, from one numpy Generator; ``state()`` resumes exactly.
 
     An epoch shuffles the training sketches and uses ``len // batch_size`` full batches (the rest waits for the next
-    epoch's shuffle). With bucketing, each pool of ``pool_batches`` batches is sorted by length before it is cut, and
-    the order of the epoch's batches is shuffled, so batches hold similar lengths but every sketch is still seen once
-    per epoch.
+    epoch's shuffle). With bucketing, each pool of ``pool_batches`` batches (0: the whole epoch) is sorted by length
+    before it is cut, and the order of the epoch's batches is shuffled, so batches hold similar lengths but every
+    sketch is still seen once per epoch. With ``sort_augmented`` the epoch's sketches are augmented when the epoch
+    is planned and sorted by their augmented length (point dropping shortens each sketch by a random amount, so
+    sorting by the stored length leaves about 10 % padding in every batch); otherwise each batch is augmented
+    when it is drawn (the original's order, and the one of runs started before this option).
     """
 
     def __init__(self, sketches: Sequence[np.ndarray], batch_size: int, max_seq_len: int, seed: int,
@@ -250,6 +263,7 @@ class TrainBatcher:
         self.epoch = 0
         self.position = 0
         self._epoch_start_state = copy.deepcopy(self.rng.bit_generator.state)
+        self._augmented: dict[int, np.ndarray] = {}
         self._plan = self._plan_epoch()
 
     @property
@@ -258,13 +272,19 @@ class TrainBatcher:
 
     def _plan_epoch(self) -> list[np.ndarray]:
         order = self.rng.permutation(len(self.sketches))[: self.batches_per_epoch * self.batch_size]
+        self._augmented = {}
         if not self.options.bucketing:
             return list(order.reshape(-1, self.batch_size))
+        lengths = self.lengths
+        if self.options.sort_augmented:
+            self._augmented = {int(i): self.augment(self.sketches[i]) for i in order}
+            lengths = np.zeros(len(self.sketches), dtype=np.int64)
+            lengths[order] = [len(self._augmented[int(i)]) for i in order]
         batches: list[np.ndarray] = []
-        pool_size = self.options.pool_batches * self.batch_size
+        pool_size = (self.options.pool_batches or self.batches_per_epoch) * self.batch_size
         for start in range(0, len(order), pool_size):
             pool = order[start:start + pool_size]
-            pool = pool[np.argsort(self.lengths[pool], kind="stable")]
+            pool = pool[np.argsort(lengths[pool], kind="stable")]
             batches.extend(pool.reshape(-1, self.batch_size))
         return [batches[i] for i in self.rng.permutation(len(batches))]
 
@@ -286,7 +306,11 @@ class TrainBatcher:
         return out
 
     def next_batch(self) -> Batch:
-        sketches = [self.augment(self.sketches[i]) for i in self._next_indices()]
+        indices = self._next_indices()
+        if self._augmented:  # augmented when the epoch was planned
+            sketches = [self._augmented.pop(int(i)) for i in indices]
+        else:
+            sketches = [self.augment(self.sketches[i]) for i in indices]
         longest = max(len(s) for s in sketches)
         pad_to = (bucket_length(longest, self.max_seq_len, self.options.pad_multiple) if self.options.bucketing
                   else self.max_seq_len)
@@ -309,6 +333,9 @@ class TrainBatcher:
         self.rng.bit_generator.state = copy.deepcopy(state["epoch_start_rng"])
         self._epoch_start_state = copy.deepcopy(state["epoch_start_rng"])
         self._plan = self._plan_epoch()
+        for used in self._plan[:self.position]:  # batches of this epoch that were trained before the checkpoint
+            for i in used:
+                self._augmented.pop(int(i), None)
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
 
 

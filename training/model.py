@@ -17,6 +17,7 @@ from keras import ops
 
 from training.cells import SketchLSTM
 from training.config import HParams
+from training.replicas import replica_rows
 
 
 @dataclass
@@ -67,6 +68,15 @@ class SketchRNN(keras.Model):
         self.dropout_noise = keras.random.SeedGenerator(seed + 5)
         self._build_all()
 
+    @property
+    def lstm_layers(self) -> list[SketchLSTM]:
+        return [self.enc_fw, self.enc_bw, self.decoder] if self.hp.conditional else [self.decoder]
+
+    def set_lstm_implementation(self, implementation: str) -> None:
+        """Pick how every LSTM runs (see SketchLSTM; same weights and results). Set before the first traced call."""
+        for layer in self.lstm_layers:
+            layer.implementation = implementation
+
     def _build_all(self) -> None:
         hp = self.hp
         if hp.conditional:
@@ -99,7 +109,7 @@ class SketchRNN(keras.Model):
         return self.mu_head(hidden), self.logvar_head(hidden)
 
     def sample_z(self, mu, logvar):
-        eps = keras.random.normal(ops.shape(mu), seed=self.z_noise)
+        eps = replica_rows(lambda shape: keras.random.normal(shape, seed=self.z_noise), ops.shape(mu))
         return mu + ops.exp(logvar / 2.0) * eps
 
     # -- decoder ---------------------------------------------------------------------------------------------------
@@ -123,10 +133,12 @@ class SketchRNN(keras.Model):
         """Teacher forcing: x_in [B, T, 5] (start token first) -> raw output [B, T, 6M+3]."""
         batch = ops.shape(x_in)[0]
         h0, c0 = self.initial_state(z, batch)
-        inputs = self._decoder_input(x_in, z)
         if self.hp.use_input_dropout and training:
-            inputs = self._dropout(inputs, self.hp.input_dropout_prob)
-        outputs, _, _ = self.decoder(inputs, initial_state=[h0, c0], training=training)
+            inputs = self._dropout(self._decoder_input(x_in, z), self.hp.input_dropout_prob)
+            outputs, _, _ = self.decoder(inputs, initial_state=[h0, c0], training=training)
+        else:  # z is the same at every step: the decoder projects it once per sketch
+            outputs, _, _ = self.decoder(x_in, initial_state=[h0, c0], training=training,
+                                         constant=z if self.hp.conditional else None)
         if self.hp.use_output_dropout and training:
             outputs = self._dropout(outputs, self.hp.output_dropout_prob)
         return self.output_head(outputs)
@@ -138,7 +150,7 @@ class SketchRNN(keras.Model):
         return split_mixture(self.output_head(h_new), self.hp.num_mixture), h_new, c_new
 
     def _dropout(self, x, keep: float):
-        noise = keras.random.uniform(ops.shape(x), seed=self.dropout_noise)
+        noise = replica_rows(lambda shape: keras.random.uniform(shape, seed=self.dropout_noise), ops.shape(x))
         return x * ops.cast(noise < keep, x.dtype) / keep
 
     def call(self, inputs, training: bool = False):

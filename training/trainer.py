@@ -8,6 +8,13 @@ weight at step s are computed from s before the update, as in ``sketch_rnn_train
 Every random stream is state that a checkpoint saves: model weights, Adam moments and step, the Keras seed
 generators behind dropout and z sampling, and the data sampler's numpy Generator. So ``--resume`` reproduces the
 uninterrupted run. A NaN or infinite loss stops the run before anything is saved; the last good checkpoint stays.
+
+Scale-out: under a tf.distribute strategy (MirroredStrategy over the local GPUs, MultiWorkerMirroredStrategy over
+machines) each replica trains on an equal slice of the same global batch; its loss is normalised by the GLOBAL
+batch (and N_max), so the all-reduced SUM of the replicas' gradients is the gradient of the one-replica loss; the
+KL floor ``max(L_KL, kl_tolerance)`` is decided on the global L_KL; gradients are clipped after the all-reduce;
+dropout masks and z noise are the rows the one-replica run would draw (``training.replicas``). So a run's numbers
+do not depend on the number of replicas, and a run may be resumed with another strategy.
 """
 from __future__ import annotations
 
@@ -24,13 +31,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from sketchgen.errors import SketchGenError
+from sketchgen.errors import ConfigError, SketchGenError
 from training import checkpoint as ckpt
 from training.config import HParams
 from training.dataset import BatchingOptions, SketchData, TrainBatcher
 from training.evaluate import Evaluator
 from training.model import SketchRNN, split_mixture
 from training.objective import kl_loss, kl_weight_at, learning_rate_at, reconstruction_loss, total_loss
+from training.replicas import replica_context
 
 
 class TrainingDiverged(SketchGenError):
@@ -38,11 +46,18 @@ class TrainingDiverged(SketchGenError):
 
 
 class TrainingHook(Protocol):
-    """Receives what the loop reports (TensorBoard, sample images, ... plug in here). Every method is optional."""
+    """Receives what the loop reports (TensorBoard, sample images, ... plug in here). Every method is optional.
 
+    Hooks run only on the chief (the one process of a multi-worker run that writes files). ``on_train_begin`` is
+    called once when ``train`` starts (after a restore: at the resumed step); ``on_train_end`` when it returns or
+    stops.
+    """
+
+    def on_train_begin(self, trainer: "Trainer", step: int) -> None: ...
     def on_train_step(self, trainer: "Trainer", step: int, metrics: dict[str, float]) -> None: ...
     def on_evaluation(self, trainer: "Trainer", step: int, results: dict[str, dict[str, float]]) -> None: ...
     def on_checkpoint(self, trainer: "Trainer", step: int, folder: Path) -> None: ...
+    def on_train_end(self, trainer: "Trainer", step: int) -> None: ...
 
 
 class SketchRNNLearningRate(keras.optimizers.schedules.LearningRateSchedule):
@@ -66,13 +81,14 @@ class TrainOptions:
     jit_compile: bool = False
     log_every: int = 20
     progress: bool = True
+    lstm_implementation: str = "auto"   # see training.cells.SketchLSTM (all give the same results)
 
     def to_dict(self) -> dict[str, Any]:
         return {"batching": asdict(self.batching), "jit_compile": self.jit_compile, "log_every": self.log_every}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], progress: bool = True) -> "TrainOptions":
-        return cls(batching=BatchingOptions(**values.get("batching", {})),
+        return cls(batching=BatchingOptions.from_dict(values.get("batching", {})),
                    jit_compile=bool(values.get("jit_compile", False)), log_every=int(values.get("log_every", 20)),
                    progress=progress)
 
@@ -85,7 +101,8 @@ class Trainer:
     """Trains one SketchRNN on a SketchData, writing checkpoints and metrics to ``experiment_dir``."""
 
     def __init__(self, hp: HParams, data: SketchData, experiment_dir: str | Path,
-                 options: TrainOptions | None = None, hooks: Sequence[TrainingHook] = ()):
+                 options: TrainOptions | None = None, hooks: Sequence[TrainingHook] = (),
+                 strategy: tf.distribute.Strategy | None = None):
         if hp.max_seq_len != data.max_seq_len:
             hp = HParams.from_dict({**hp.to_dict(), "max_seq_len": data.max_seq_len})
         self.hp = hp
@@ -93,11 +110,19 @@ class Trainer:
         self.experiment_dir = Path(experiment_dir)
         self.options = options or TrainOptions()
         self.hooks = list(hooks)
-        keras.utils.set_random_seed(hp.seed)  # weight initialisers without their own seed
-        self.model = SketchRNN(hp)
-        # TF1's AdamOptimizer defaults, as the original: beta1 0.9, beta2 0.999, epsilon 1e-8
-        self.optimizer = keras.optimizers.Adam(learning_rate=SketchRNNLearningRate(hp), epsilon=1e-8)
-        self.optimizer.build(self.model.trainable_variables)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.replicas = int(self.strategy.num_replicas_in_sync)
+        if hp.batch_size % self.replicas:
+            raise ConfigError(f"batch_size={hp.batch_size} does not split evenly across {self.replicas} replicas; "
+                              f"use a multiple of {self.replicas}")
+        self.is_chief = _is_chief(self.strategy)
+        with self.strategy.scope():
+            keras.utils.set_random_seed(hp.seed)  # weight initialisers without their own seed
+            self.model = SketchRNN(hp)
+            self.model.set_lstm_implementation(self.options.lstm_implementation)
+            # TF1's AdamOptimizer defaults, as the original: beta1 0.9, beta2 0.999, epsilon 1e-8
+            self.optimizer = keras.optimizers.Adam(learning_rate=SketchRNNLearningRate(hp), epsilon=1e-8)
+            self.optimizer.build(self.model.trainable_variables)
         self.batcher = TrainBatcher(data.splits["train"], hp.batch_size, data.max_seq_len, hp.seed,
                                     hp.random_scale_factor, hp.augment_stroke_prob, self.options.batching)
         self.evaluator = Evaluator(self.model, hp, data.max_seq_len)
@@ -107,9 +132,10 @@ class Trainer:
         self.best_cost: float | None = None
         self.best_step: int | None = None
         self.last_saved_step: int | None = None
-        self._train_step = tf.function(self._step, input_signature=[
+        step = self._step if self.replicas == 1 and strategy is None else self._distributed_step
+        self._train_step = tf.function(step, input_signature=[
             tf.TensorSpec([None, None, 5], tf.float32), tf.TensorSpec([None], tf.int32)],
-            jit_compile=self.options.jit_compile)
+            jit_compile=self.options.jit_compile and self.replicas == 1)
 
     def _seed_states(self) -> list[tf.Variable]:
         """The Keras SeedGenerator states (dropout masks, z noise), in construction order."""
@@ -120,6 +146,50 @@ class Trainer:
         return int(self.optimizer.iterations.numpy())
 
     # -- the compiled step ---------------------------------------------------------------------------------------
+    def _replica_gradients(self, strokes, lengths):
+        """One replica's slice of the global batch -> (gradients, metrics), both to be SUMMED over replicas."""
+        hp = self.hp
+        index, replicas = replica_context()
+        rows = tf.shape(strokes)[0] // replicas
+        strokes, lengths = strokes[index * rows:(index + 1) * rows], lengths[index * rows:(index + 1) * rows]
+        share = 1.0 / replicas  # equal slices: the global mean is the sum of the replica means / replicas
+        step = tf.cast(self.optimizer.iterations, tf.float32)
+        kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
+        with tf.GradientTape() as tape:
+            raw, mu, logvar = self.model((strokes, lengths), training=True)
+            r_loss, offset_loss, pen_loss = reconstruction_loss(strokes[:, 1:, :], split_mixture(raw, hp.num_mixture),
+                                                                hp.max_seq_len)
+            if hp.conditional:
+                kl = kl_loss(mu, logvar)
+                # the floor max(L_KL, tolerance) applies to the global L_KL: decide it on the all-reduced value
+                global_kl = tf.distribute.get_replica_context().all_reduce(
+                    tf.distribute.ReduceOp.SUM, tf.stop_gradient(kl) * share)
+                kl_term = tf.where(global_kl > hp.kl_tolerance, kl, tf.cast(hp.kl_tolerance, kl.dtype))
+                loss = (r_loss + kl_weight * kl_term) * share
+            else:
+                kl = tf.constant(0.0)
+                loss = r_loss * share
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        metrics = {"r_loss": r_loss * share, "offset_loss": offset_loss * share, "pen_loss": pen_loss * share,
+                   "kl_loss": kl * share}
+        return grads, metrics
+
+    def _distributed_step(self, strokes, lengths):
+        """The step under a tf.distribute strategy: replica gradients, all-reduce (SUM), clip, one Adam update."""
+        hp = self.hp
+        step = tf.cast(self.optimizer.iterations, tf.float32)
+        kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
+        grads, metrics = self.strategy.run(self._replica_gradients, args=(strokes, lengths))
+        total = tf.distribute.ReduceOp.SUM
+        grads = [self.strategy.reduce(total, g, axis=None) for g in grads]
+        grads = [tf.clip_by_value(g, -hp.grad_clip, hp.grad_clip) for g in grads]
+        metrics = {k: self.strategy.reduce(total, v, axis=None) for k, v in metrics.items()}
+        lr = learning_rate_at(step, hp)
+        self.optimizer.apply(grads, self.model.trainable_variables)
+        loss = (total_loss(metrics["r_loss"], metrics["kl_loss"], kl_weight, hp.kl_tolerance) if hp.conditional
+                else metrics["r_loss"])
+        return {"loss": loss, **metrics, "kl_weight": kl_weight, "lr": tf.cast(lr, tf.float32)}
+
     def _step(self, strokes, lengths):
         hp = self.hp
         step = tf.cast(self.optimizer.iterations, tf.float32)
@@ -143,7 +213,7 @@ class Trainer:
                 "kl_weight": kl_weight, "lr": tf.cast(lr, tf.float32)}
 
     def train_step(self, strokes: np.ndarray, lengths: np.ndarray) -> dict[str, float]:
-        out = self._train_step(tf.constant(strokes), tf.constant(lengths))
+        out = self._train_step(tf.constant(strokes, tf.float32), tf.constant(lengths, tf.int32))
         return {k: float(v) for k, v in out.items()}
 
     # -- checkpoints -------------------------------------------------------------------------------------------------
@@ -160,6 +230,9 @@ class Trainer:
         if not self._weights_finite():
             raise TrainingDiverged(self._diverged_message(self.step))
         state = {**self._state(), **(extra_state or {})}
+        target = self.experiment_dir / which
+        if not self.is_chief:  # the chief writes the run's files; the other workers hold the same values
+            return target
 
         def fill(folder: Path) -> None:
             self.checkpoint.write(str(folder / ckpt.CKPT_PREFIX))
@@ -167,17 +240,25 @@ class Trainer:
             (folder / ckpt.CONFIG_FILE).write_text(self.hp.to_json(), encoding="utf-8")
             (folder / ckpt.DATA_FILE).write_text(json.dumps(self.data.info(), indent=2), encoding="utf-8")
 
-        target = self.experiment_dir / which
         ckpt.write_dir_atomically(target, fill)
         if which == ckpt.LATEST:
             self.last_saved_step = self.step
-        for hook in self.hooks:
-            if hasattr(hook, "on_checkpoint"):
-                hook.on_checkpoint(self, self.step, target)
+        self._notify("on_checkpoint", self.step, target)
         return target
+
+    def _notify(self, event: str, *args: Any) -> None:
+        """Call ``event`` on every hook that has it (chief only)."""
+        if not self.is_chief:
+            return
+        for hook in self.hooks:
+            method = getattr(hook, event, None)
+            if method is not None:
+                method(self, *args)
 
     def write_run_files(self) -> None:
         """experiment_dir/config.json and data.json: what the run is, readable before the first checkpoint."""
+        if not self.is_chief:
+            return
         self.experiment_dir.mkdir(parents=True, exist_ok=True)
         self.hp.save(self.experiment_dir / ckpt.CONFIG_FILE)
         ckpt.write_json(self.experiment_dir / ckpt.DATA_FILE, self.data.info())
@@ -193,13 +274,16 @@ class Trainer:
         self.last_saved_step = int(state["step"])
         if self.step != int(state["step"]):
             raise SketchGenError(f"{folder}: checkpoint step {self.step} does not match state.json {state['step']}")
-        _truncate_metrics(self.experiment_dir / ckpt.METRICS_FILE, self.step)
+        if self.is_chief:
+            _truncate_metrics(self.experiment_dir / ckpt.METRICS_FILE, self.step)
 
     # -- evaluation --------------------------------------------------------------------------------------------------
     def evaluate(self, splits: Sequence[str] = ("valid",)) -> dict[str, dict[str, float]]:
         return {split: self.evaluator.evaluate(self.data.splits[split]) for split in splits}
 
     def _evaluate_and_keep_best(self) -> dict[str, dict[str, float]]:
+        if not self.is_chief:  # evaluation decides what the chief writes; other workers go on training
+            return {}
         results = self.evaluate(("valid",))
         cost = results["valid"]["cost"]
         if not _finite(cost):
@@ -212,9 +296,7 @@ class Trainer:
         self._log({"event": "eval", "step": self.step, **{f"{s}_{k}": v for s, r in results.items()
                                                            for k, v in r.items()},
                    "best_step": self.best_step, "best_cost": self.best_cost})
-        for hook in self.hooks:
-            if hasattr(hook, "on_evaluation"):
-                hook.on_evaluation(self, self.step, results)
+        self._notify("on_evaluation", self.step, results)
         return results
 
     # -- the loop ----------------------------------------------------------------------------------------------------
@@ -228,6 +310,8 @@ class Trainer:
                 f"(in {self.experiment_dir / ckpt.LATEST}). Try a lower learning_rate or grad_clip.")
 
     def _log(self, record: dict[str, Any]) -> None:
+        if not self.is_chief:
+            return
         path = self.experiment_dir / ckpt.METRICS_FILE
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({**record, "time": round(time.time(), 3)}) + "\n")
@@ -236,13 +320,15 @@ class Trainer:
         """Train until the step counter reaches ``num_steps`` (default hp.num_steps); returns the last metrics."""
         hp = self.hp
         num_steps = hp.num_steps if num_steps is None else int(num_steps)
-        self.experiment_dir.mkdir(parents=True, exist_ok=True)
-        ckpt.clean_stale_temporaries(self.experiment_dir)
-        bar = tqdm(total=num_steps, initial=self.step, disable=not self.options.progress, unit="step",
-                   dynamic_ncols=True, smoothing=0.1)
+        if self.is_chief:
+            self.experiment_dir.mkdir(parents=True, exist_ok=True)
+            ckpt.clean_stale_temporaries(self.experiment_dir)
+        bar = tqdm(total=num_steps, initial=self.step, disable=not (self.options.progress and self.is_chief),
+                   unit="step", dynamic_ncols=True, smoothing=0.1)
         metrics: dict[str, Any] = {}
         data_state, step_before = self.batcher.state(), self.step
         window_start, window_sketches = time.perf_counter(), 0
+        self._notify("on_train_begin", self.step)
         try:
             while self.step < num_steps:
                 data_state, step_before = self.batcher.state(), self.step
@@ -264,9 +350,7 @@ class Trainer:
                 if step % self.options.log_every == 0 or step == num_steps:
                     self._log({"event": "train", **metrics})
                     window_start, window_sketches = time.perf_counter(), 0
-                for hook in self.hooks:
-                    if hasattr(hook, "on_train_step"):
-                        hook.on_train_step(self, step, metrics)
+                self._notify("on_train_step", step, metrics)
                 if step % hp.eval_every == 0:
                     self._evaluate_and_keep_best()
                 if step % hp.save_every == 0 or step == num_steps:
@@ -280,7 +364,13 @@ class Trainer:
             raise
         finally:
             bar.close()
+            self._notify("on_train_end", self.step)
         return metrics
+
+
+def _is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """The process that writes files: always, except the non-chief workers of a multi-worker run."""
+    return bool(strategy.extended.should_checkpoint)
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

@@ -1,0 +1,146 @@
+"""Scale-out: a run split across replicas (tf.distribute) follows the one-replica run at the same global batch.
+
+Each scenario runs in a subprocess: the two logical CPU devices (MirroredStrategy) must be configured before
+TensorFlow starts, and the multi-worker run needs two processes that talk over 127.0.0.1.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, random_stroke3
+
+from sketchgen.datafiles import save_npz
+
+HPARAMS = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=20, max_seq_len=60,
+               save_every=3, eval_every=3)
+
+_MIRRORED = r"""
+import json, sys, tempfile
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from training.config import HParams
+from training.dataset import load_sketch_data
+from training.trainer import TrainOptions, Trainer
+from sketchgen.errors import ConfigError
+
+data = load_sketch_data([sys.argv[1]], None, 60)
+result = {}
+for dropout in (False, True):
+    hp = HParams(**json.loads(sys.argv[2]), use_recurrent_dropout=dropout)
+    for name, strategy in (("one", None), ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+        trainer = Trainer(hp, data, tempfile.mkdtemp(), TrainOptions(progress=False), strategy=strategy)
+        losses = []
+        for _ in range(10):
+            batch = trainer.batcher.next_batch()
+            losses.append(trainer.train_step(batch.strokes, batch.lengths))
+        result[f"{name}_{dropout}"] = {"replicas": trainer.replicas, "steps": losses,
+                                      "weights": [v.numpy().tolist() for v in trainer.model.trainable_variables]}
+try:
+    Trainer(HParams(**{**json.loads(sys.argv[2]), "batch_size": 21}), data, tempfile.mkdtemp(),
+            strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    result["odd_batch"] = "accepted"
+except ConfigError as exc:
+    result["odd_batch"] = str(exc)
+print("RESULT " + json.dumps(result))
+"""
+
+_WORKER = r"""
+import json, os, sys
+import tensorflow as tf
+strategy = tf.distribute.MultiWorkerMirroredStrategy() if os.environ.get("TF_CONFIG") else None
+from training.config import HParams
+from training.dataset import load_sketch_data
+from training.trainer import TrainOptions, Trainer
+
+data = load_sketch_data([sys.argv[1]], None, 60)
+trainer = Trainer(HParams(**json.loads(sys.argv[2])), data, sys.argv[3], TrainOptions(progress=False),
+                  strategy=strategy)
+metrics = trainer.train(6)
+print("RESULT " + json.dumps({"chief": trainer.is_chief, "replicas": trainer.replicas, "loss": metrics["loss"],
+                              "weights": [float(v.numpy().sum()) for v in trainer.model.trainable_variables]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def toy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(0)
+    splits = {split: [random_stroke3(rng, n_points=int(rng.integers(5, 40)), n_strokes=3) for _ in range(n)]
+              for split, n in (("train", 200), ("valid", 30), ("test", 30))}
+    path = tmp_path_factory.mktemp("data") / "toy.npz"
+    save_npz(path, splits)
+    return path
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+
+
+def _result(output: str) -> dict:
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    assert lines, output[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_two_mirrored_replicas_follow_the_one_replica_run(toy_file: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", _MIRRORED, str(toy_file), json.dumps(HPARAMS)], cwd=REPO_ROOT,
+                          env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = _result(proc.stdout)
+    for dropout in (False, True):  # dropout masks and z noise are the one-replica run's rows: exact either way
+        one, two = result[f"one_{dropout}"], result[f"two_{dropout}"]
+        assert one["replicas"] == 1 and two["replicas"] == 2
+        for step, (a, b) in enumerate(zip(one["steps"], two["steps"])):
+            for key in ("loss", "r_loss", "offset_loss", "pen_loss", "kl_loss", "lr", "kl_weight"):
+                assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-7), (dropout, step, key)
+        for a, b in zip(one["weights"], two["weights"]):
+            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    assert result["one_True"]["steps"][-1]["loss"] != result["one_False"]["steps"][-1]["loss"]
+    assert "does not split evenly across 2 replicas" in result["odd_batch"]
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_local_workers_train_like_one_process(toy_file: Path, tmp_path: Path) -> None:
+    hp = json.dumps(HPARAMS)
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen([sys.executable, "-c", _WORKER, str(toy_file), hp, str(tmp_path / "multi")],
+                                      cwd=REPO_ROOT, env=_env(TF_CONFIG=config), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    single = subprocess.run([sys.executable, "-c", _WORKER, str(toy_file), hp, str(tmp_path / "single")],
+                            cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    outputs = []
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=300)
+        finally:
+            proc.kill()
+        assert proc.returncode == 0, err[-3000:]
+        outputs.append(_result(out))
+    assert single.returncode == 0, single.stderr[-3000:]
+    alone = _result(single.stdout)
+    assert [o["chief"] for o in outputs] == [True, False] and all(o["replicas"] == 2 for o in outputs)
+    for worker in outputs:
+        assert worker["loss"] == pytest.approx(alone["loss"], rel=1e-5)
+        np.testing.assert_allclose(worker["weights"], alone["weights"], rtol=1e-5, atol=1e-6)
+    # only the chief writes the run: the same checkpoints as the single process
+    assert sorted(p.name for p in (tmp_path / "multi").iterdir()) == ["best", "latest", "metrics.jsonl"]
+    assert json.loads((tmp_path / "multi" / "latest" / "state.json").read_text())["step"] == 6
