@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -132,6 +133,8 @@ class Trainer:
         self.best_cost: float | None = None
         self.best_step: int | None = None
         self.last_saved_step: int | None = None
+        self.wall_time_before = 0.0  # training wall time of earlier segments of this run (restored on resume)
+        self._segment_start = time.perf_counter()
         step = self._step if self.replicas == 1 and strategy is None else self._distributed_step
         self._train_step = tf.function(step, input_signature=[
             tf.TensorSpec([None, None, 5], tf.float32), tf.TensorSpec([None], tf.int32)],
@@ -220,7 +223,8 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         return {"format": ckpt.FORMAT_VERSION, "step": self.step, "batcher": self.batcher.state(),
                 "best_cost": self.best_cost, "best_step": self.best_step, "options": self.options.to_dict(),
-                "tensorflow": tf.__version__, "keras": keras.__version__}
+                "tensorflow": tf.__version__, "keras": keras.__version__, "hardware": describe_hardware(),
+                "wall_time_s": round(self.wall_time_before + time.perf_counter() - self._segment_start, 1)}
 
     def _weights_finite(self) -> bool:
         return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables)
@@ -272,6 +276,9 @@ class Trainer:
         self.best_cost = state.get("best_cost")
         self.best_step = state.get("best_step")
         self.last_saved_step = int(state["step"])
+        self.wall_time_before = float(state.get("wall_time_s") or _wall_time_from_metrics(
+            self.experiment_dir / ckpt.METRICS_FILE, self.last_saved_step))
+        self._segment_start = time.perf_counter()
         if self.step != int(state["step"]):
             raise SketchGenError(f"{folder}: checkpoint step {self.step} does not match state.json {state['step']}")
         if self.is_chief:
@@ -328,6 +335,7 @@ class Trainer:
         metrics: dict[str, Any] = {}
         data_state, step_before = self.batcher.state(), self.step
         window_start, window_sketches = time.perf_counter(), 0
+        self._segment_start = time.perf_counter()
         self._notify("on_train_begin", self.step)
         try:
             while self.step < num_steps:
@@ -388,3 +396,31 @@ def _truncate_metrics(path: Path, step: int) -> None:
     from sketchgen.fileio import atomic_write
     with atomic_write(path, mode="w") as fh:
         fh.write("".join(line + "\n" for line in kept))
+
+
+def describe_hardware() -> str:
+    """What the run trains on, for the model card: the GPUs TensorFlow sees, else the CPU model and core count."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+        return f"{len(gpus)} x GPU ({', '.join(sorted(set(names)))})"
+    cpu = "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), no GPU"
+
+
+def _wall_time_from_metrics(path: Path, step: int) -> float:
+    """Estimate the training time of a checkpoint written before wall time was recorded: the sum of the gaps between
+    consecutive logged steps up to ``step`` (gaps over 10 minutes, a stopped run, are left out)."""
+    try:
+        times = [json.loads(line)["time"] for line in path.read_text(encoding="utf-8").splitlines()
+                 if line.strip() and json.loads(line).get("step", 0) <= step and "time" in json.loads(line)]
+    except (OSError, ValueError, KeyError):
+        return 0.0
+    return float(sum(b - a for a, b in zip(times, times[1:]) if 0 < b - a < 600))
