@@ -88,7 +88,10 @@ def test_a_resumed_run_equals_an_uninterrupted_one(data: SketchData, tmp_path: P
     second = trainer(hp, data, tmp_path / "split")  # fresh objects, as a new process would build them
     second.restore(ckpt.checkpoint_dir(tmp_path / "split", ckpt.LATEST))
     assert second.step == 6
+    first_segment = json.loads((tmp_path / "split" / "latest" / ckpt.STATE_FILE).read_text())["wall_time_s"]
     last_resumed = second.train(12)
+    total = json.loads((tmp_path / "split" / "latest" / ckpt.STATE_FILE).read_text())["wall_time_s"]
+    assert total > first_segment  # wall time adds up across resumes
 
     assert last_resumed["loss"] == pytest.approx(last_straight["loss"], abs=1e-6)
     for a, b in zip(straight.model.variables, second.model.variables):
@@ -114,6 +117,7 @@ def test_checkpoints_hold_config_scale_factor_and_the_best_model(data: SketchDat
         assert HParams.load(folder / ckpt.CONFIG_FILE) == t.hp
     state = json.loads((tmp_path / "latest" / ckpt.STATE_FILE).read_text())
     assert state["step"] == 10 and state["best_step"] in (5, 10)
+    assert state["wall_time_s"] > 0 and "cores" in state["hardware"]  # the model card reports both
     loaded = ckpt.load_trained_model(tmp_path, "latest")
     for a, b in zip(t.model.trainable_variables, loaded.model.trainable_variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
