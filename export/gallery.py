@@ -1,0 +1,120 @@
+"""docs/models.md: each shipped model's numbers, samples at three temperatures and test-set reconstructions.
+
+Rerun after exporting a model: `python -m export.gallery` (or `make models-doc`). Uses only the engine (ONNX
+Runtime) and the shared renderer, so what it shows is what the app draws. Seeds are fixed: reruns give the same
+pictures for the same model files.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from sketchgen.datafiles import load_npz
+from sketchgen.engine import load_model
+from sketchgen.errors import SketchGenError
+from sketchgen.fileio import atomic_write
+from sketchgen.render import grid_png
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPERATURES = (0.1, 0.5, 1.0)
+SAMPLES_PER_TEMPERATURE = 8
+RECONSTRUCTIONS = 8
+
+
+def _data_file(card: dict, data_dirs: list[Path]) -> Path | None:
+    """The model's first data file, looked up by name in the given folders (recursively, one level)."""
+    if not card.get("datasets"):
+        return None
+    name = card["datasets"][0]["file"]
+    for folder in data_dirs:
+        for candidate in (folder / name, *folder.glob(f"*/{name}")):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _write_png(path: Path, data: bytes) -> None:
+    with atomic_write(path, mode="wb") as fh:
+        fh.write(data)
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
+
+
+def model_section(model_dir: Path, out_dir: Path, data_dirs: list[Path]) -> str:
+    """Render one model's pictures into out_dir and return its Markdown section."""
+    model = load_model(model_dir)
+    card = model.card
+    name = model_dir.name
+    rel = out_dir.relative_to(REPO / "docs") if out_dir.is_relative_to(REPO / "docs") else out_dir
+    losses = card.get("losses") or {}
+    training = card.get("training") or {}
+    wall = training.get("wall_time_s")
+    data = card.get("datasets") or [{}]
+    lines = [
+        f"## `{name}`",
+        "",
+        f"{'Conditional VAE (encoder + decoder)' if model.conditional else 'Unconditional (decoder only)'}, "
+        f"trained on **{data[0].get('name', '?')}** ({data[0].get('license', 'license unknown')}; "
+        f"{data[0].get('attribution', '')}).",
+        "",
+        "| steps | hardware | wall time | valid L_R | valid L_KL | test L_R | test L_KL |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+        f"| {card.get('steps_trained', 'n/a')} | {training.get('hardware') or 'n/a'} | "
+        f"{f'{wall / 3600:.1f} h' if isinstance(wall, (int, float)) else 'n/a'} | {_fmt(losses.get('valid_L_R'))} | "
+        f"{_fmt(losses.get('valid_L_KL'))} | {_fmt(losses.get('test_L_R'))} | {_fmt(losses.get('test_L_KL'))} |",
+        "",
+    ]
+    for t in TEMPERATURES:
+        sketches = model.sample(n=SAMPLES_PER_TEMPERATURE, temperature=t, seed=7)
+        png = out_dir / f"{name}-samples-t{t}.png"
+        _write_png(png, grid_png(sketches, cols=SAMPLES_PER_TEMPERATURE, cell=112))
+        lines += [f"Samples at temperature {t}:", "", f"![{name} samples, temperature {t}]({rel}/{png.name})", ""]
+    data_file = _data_file(card, data_dirs)
+    if model.conditional and data_file is not None:
+        test = load_npz(data_file)["test"][:RECONSTRUCTIONS]
+        recon = [model.reconstruct(s, temperature=0.2, seed=i) for i, s in enumerate(test)]
+        png = out_dir / f"{name}-reconstructions.png"
+        _write_png(png, grid_png([*test, *recon], cols=RECONSTRUCTIONS, cell=112))
+        lines += [f"Test-set sketches of `{data_file.name}` (top) and the model's reconstructions at temperature 0.2 "
+                  "(bottom):", "", f"![{name} reconstructions]({rel}/{png.name})", ""]
+    elif model.conditional:
+        lines += ["(Reconstructions skipped: the data file was not found; pass --data-dir.)", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m export.gallery", description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", type=Path, help="model folders (default: every one in assets/models)")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "models.md")
+    parser.add_argument("--data-dir", type=Path, action="append", default=[],
+                        help="where the models' data files are (default: ../shared/data and data/)")
+    args = parser.parse_args(argv)
+    models = args.models or sorted(p.parent for p in (REPO / "assets" / "models").glob("*/model.json"))
+    data_dirs = args.data_dir or [REPO.parent / "shared" / "data", REPO / "data"]
+    out_md = args.out.resolve()
+    pictures = out_md.parent / "models"
+    pictures.mkdir(parents=True, exist_ok=True)
+    try:
+        sections = [model_section(Path(m).resolve(), pictures, data_dirs) for m in models]
+    except SketchGenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not sections:
+        print("error: no model folders found", file=sys.stderr)
+        return 2
+    text = ("# The shipped models\n\nMade by `python -m export.gallery` from the model folders in `assets/models/`: "
+            "the numbers come from each `model.json` (measured by `sketchgen-train evaluate` at export), the "
+            "pictures from the ONNX models through the engine, with fixed seeds.\n\n" + "\n".join(sections))
+    with atomic_write(out_md, mode="w") as fh:
+        fh.write(text)
+    print(f"wrote {out_md} and {len(list(pictures.glob('*.png')))} pictures in {pictures}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
