@@ -16,12 +16,13 @@ ORT_OTHER := onnxruntime-gpu
 endif
 PYTEST_ARGS ?=
 
-.PHONY: run test venv-app venv-all screenshots bench clean help
+.PHONY: run test venv-app venv-all screenshots models-doc bench clean help
 
 help:
 	@echo "make run         start the app on the shipped default model (GPU=1 for onnxruntime-gpu)"
 	@echo "make test        run the whole test suite headless"
 	@echo "make screenshots write docs/*.png from the real app"
+	@echo "make models-doc  write docs/models.md (numbers, samples, reconstructions of every shipped model)"
 	@echo "make bench       run the benchmarks under bench/"
 
 $(BIN)/python:
@@ -49,6 +50,9 @@ test: venv-all
 
 screenshots: venv-all
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop.screenshots docs
+
+models-doc: venv-all
+	$(BIN)/python -m export.gallery
 
 bench: venv-all
 	for b in bench/*.py; do TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python $$b || exit 1; done
