@@ -34,19 +34,24 @@ def sketchgen_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+TEST_SEED = int(os.environ.get("SKETCHGEN_TEST_SEED", "1234"))
+"""Seed of every test window's model calls ($SKETCHGEN_TEST_SEED to try others: the tests must pass for any)."""
+
+
 @pytest.fixture
 def make_window(qtbot, sketchgen_home: Path) -> Iterator[Callable[..., object]]:
-    """Factory: ``make_window(model=None, file=None, start=True)`` -> a shown MainWindow.
+    """Factory: ``make_window(model=None, file=None, start=True, seed=1234)`` -> a shown MainWindow.
 
-    ``start=True`` runs start-up (autosave restore, FILE, model discovery and load). Each window gets ``.errors``,
+    ``start=True`` runs start-up (autosave restore, FILE, model discovery and load). ``seed`` seeds every model call
+    of the window (reproducible results; None for fresh noise). Each window gets ``.errors``,
     the list of ``(title, message)`` it reported. Windows are closed (settings saved) after the test.
     """
     from desktop.main_window import MainWindow
 
     windows: list[MainWindow] = []
 
-    def factory(model: str | None = None, file: str | None = None, start: bool = True) -> MainWindow:
-        window = MainWindow()
+    def factory(model: str | None = None, file: str | None = None, start: bool = True, seed: int | None = TEST_SEED) -> MainWindow:
+        window = MainWindow(seed=seed)
         window.errors = []  # type: ignore[attr-defined]
         window.errorShown.connect(lambda title, message: window.errors.append((title, message)))
         qtbot.addWidget(window)
@@ -116,3 +121,43 @@ def dark_pixels(image, threshold: int = 100) -> int:
 
 
 __all__ += ["zigzag", "dark_pixels"]
+
+
+def drag_slider(slider, value: int, steps: int = 12) -> list[int]:
+    """Drag ``slider``'s handle with the mouse (press on the handle, move in ``steps``, release) to where ``value``
+    sits, as a person would; returns the values the slider passed through."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+    option = QStyleOptionSlider()
+    slider.initStyleOption(option)
+    style = slider.style()
+    handle = style.subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, slider)
+    groove = style.subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderGroove, slider)
+    span = groove.width() - handle.width()
+    target_x = groove.x() + QStyle.sliderPositionFromValue(slider.minimum(), slider.maximum(), value, span) + handle.width() // 2
+    start = handle.center()
+    seen: list[int] = []
+
+    def record(v: int) -> None:
+        seen.append(v)
+
+    slider.valueChanged.connect(record)
+    QTest.mousePress(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for i in range(1, steps + 1):
+        QTest.mouseMove(slider, QPoint(round(start.x() + (target_x - start.x()) * i / steps), start.y()))
+    QTest.mouseRelease(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       QPoint(target_x, start.y()))
+    slider.valueChanged.disconnect(record)
+    return seen
+
+
+@pytest.fixture
+def no_shipped_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Start the app as on a machine without any model under assets/models/ (an empty folder stands in for it)."""
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    monkeypatch.setattr("desktop.model_catalog.SHIPPED_MODELS_DIR", empty)
+    return empty
+
+
+__all__ += ["drag_slider", "no_shipped_models"]

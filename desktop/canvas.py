@@ -15,6 +15,7 @@ from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QDrag,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -27,8 +28,8 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.document import SketchDocument, Stroke
-from desktop.geometry import canvas_mapping
-from desktop.painting import MODEL_INK, USER_INK, InkLine, inked, paint_fitted, paint_lines
+from desktop.geometry import canvas_mapping, fit_mapping, lines_bounds
+from desktop.painting import FIT_MARGIN, MODEL_INK, USER_INK, InkGeometry, InkLine, inked, paint_lines, render_ink
 from sketchgen.errors import SketchError
 from sketchgen.strokes import rdp, validate_stroke3
 
@@ -71,8 +72,25 @@ def sketch_from_mime(mime: QMimeData) -> np.ndarray | None:
         return None
 
 
+def _grows(old: list[InkLine], old_fit: list[np.ndarray] | None, new: list[InkLine], new_fit: list[np.ndarray] | None) -> bool:
+    """True when ``new`` is ``old`` with points added at the end (same colours, same fixed box)."""
+    if old_fit is None or new_fit is None or len(old_fit) != len(new_fit) or not old or len(new) < len(old):
+        return False
+    if any(a is not b for a, b in zip(old_fit, new_fit)):
+        return False
+    for before, after in zip(old, new):
+        k = len(before.points)
+        if len(after.points) < k or before.color != after.color or not np.array_equal(after.points[:k], before.points):
+            return False
+    return all(len(a.points) == len(b.points) for a, b in zip(old[:-1], new[: len(old) - 1]))
+
+
 class SketchView(QWidget):
-    """Shows ink lines fitted into the widget on white paper, with an optional caption and placeholder text."""
+    """Shows ink lines fitted into the widget on white paper, with an optional caption and placeholder text.
+
+    The lines are rendered once into an image (:func:`desktop.painting.render_ink`) that every repaint (hover, focus,
+    fading) just copies; a worker thread can hand in that image ready-made with :meth:`set_ink`.
+    """
 
     def __init__(self, parent: QWidget | None = None, caption: str = "", placeholder: str = "") -> None:
         super().__init__(parent)
@@ -81,15 +99,48 @@ class SketchView(QWidget):
         self.caption = caption
         self.placeholder = placeholder
         self.line_width = 2.0
+        self.dimmed = False  # painted faint: what it shows is out of date (new results are on the way)
+        self._ink: QImage | None = None
+        self._ink_geometry: InkGeometry | None = None
         self.setMinimumSize(48, 48)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
 
     def set_lines(self, lines: Sequence[InkLine], fit_to: Sequence[np.ndarray] | None = None) -> None:
-        """Show ``lines``; ``fit_to`` fixes the box (e.g. the whole sketch while a replay shows part of it)."""
-        self._lines = list(lines)
-        self._fit_to = list(fit_to) if fit_to is not None else None
+        """Show ``lines``; ``fit_to`` fixes the box (e.g. the whole sketch while a replay shows part of it).
+
+        When the new lines only add points to the old ones in the same box (a replay moving on), just the new
+        segments are painted onto the picture already rendered, so a replay frame costs what it adds."""
+        lines = list(lines)
+        fit = list(fit_to) if fit_to is not None else None
+        if self._ink is not None and self._ink_geometry == self.ink_geometry() and _grows(self._lines, self._fit_to, lines, fit):
+            self._paint_growth(self._lines, lines)
+        else:
+            self._ink = None
+        self._lines, self._fit_to = lines, fit
         self.update()
+
+    def _paint_growth(self, old: list[InkLine], new: list[InkLine]) -> None:
+        assert self._ink is not None and self._ink_geometry is not None
+        w, h, _ = self._ink_geometry
+        box = lines_bounds(self._fit_to or [])
+        mapping = fit_mapping(box, (0.0, 0.0, float(w), float(h)), FIT_MARGIN)
+        added = []
+        for i in range(max(0, len(old) - 1), len(new)):
+            start = len(old[i].points) - 1 if i < len(old) else 0
+            if len(new[i].points) - start >= (2 if i < len(old) else 1):
+                added.append(InkLine(new[i].points[start:], new[i].color))
+        if added:
+            painter = QPainter(self._ink)
+            paint_lines(painter, added, mapping, self.line_width)
+            painter.end()
+
+    def set_ink(self, image: QImage | None, geometry: InkGeometry) -> None:
+        """Adopt ``image``, the current lines already rendered (by :func:`render_ink` at ``geometry``); ignored when
+        the view has been resized since ``geometry`` was taken."""
+        if image is not None and geometry == self.ink_geometry():
+            self._ink, self._ink_geometry = image, geometry
+            self.update()
 
     def set_strokes(self, strokes: Sequence[Stroke]) -> None:
         self.set_lines(inked(strokes))
@@ -101,30 +152,54 @@ class SketchView(QWidget):
         return bool(self._lines)
 
     def set_placeholder(self, text: str) -> None:
-        self.placeholder = text
-        self.update()
+        if text != self.placeholder:
+            self.placeholder = text
+            self.update()
+
+    def set_dimmed(self, dimmed: bool) -> None:
+        if dimmed != self.dimmed:
+            self.dimmed = dimmed
+            self.update()
 
     def _paper_rect(self) -> QRectF:
         return QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
 
+    def _caption_height(self) -> float:
+        return self.fontMetrics().height() + 4.0 if self.caption else 0.0
+
+    def _ink_rect(self) -> QRectF:
+        """Whole pixels, so the rendered ink is copied 1:1 (never resampled)."""
+        top = 3 + round(self._caption_height())
+        return QRectF(3, top, max(1, self.width() - 6), max(1, self.height() - 3 - top))
+
+    def ink_geometry(self) -> InkGeometry:
+        """Where the lines go now (size in logical pixels, device pixel ratio): what a worker renders them for."""
+        area = self._ink_rect()
+        return max(1, int(area.width())), max(1, int(area.height())), self.devicePixelRatioF()
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt name)
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
         paper = self._paper_rect()
         painter.fillRect(paper, PAPER)
-        self._paint_frame(painter, paper)
-        caption_height = 0.0
         if self.caption:
-            caption_height = self.fontMetrics().height() + 4.0
             painter.setPen(QColor(90, 90, 90))
             painter.drawText(paper.adjusted(6, 2, -6, 0), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, self.caption)
-        area = paper.adjusted(2, 2 + caption_height, -2, -2)
+        area = self._ink_rect()
         if self._lines or self._fit_to:
-            paint_fitted(painter, area, self._lines, self.line_width, self._fit_to)
+            geometry = self.ink_geometry()
+            if self._ink is None or self._ink_geometry != geometry:
+                self._ink = render_ink(self._lines, geometry, self.line_width, self._fit_to)
+                self._ink_geometry = geometry
+            if self.dimmed:
+                painter.setOpacity(0.3)
+            painter.drawImage(area.topLeft(), self._ink)
+            painter.setOpacity(1.0)
         elif self.placeholder:
             painter.setPen(QColor(130, 130, 130))
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        self._paint_frame(painter, paper)
         painter.end()
 
     def _paint_frame(self, painter: QPainter, paper: QRectF) -> None:
@@ -231,6 +306,8 @@ class DrawingCanvas(QWidget):
         self.document = document
         self._current: list[tuple[float, float]] = []  # the stroke being drawn, widget coordinates
         self._preview: list[Stroke] = []
+        self._ink: QImage | None = None
+        self._ink_key: tuple = ()
         self.line_width = 2.5
         self.setMinimumSize(240, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -329,6 +406,22 @@ class DrawingCanvas(QWidget):
             super().keyPressEvent(event)
 
     # painting -------------------------------------------------------------------------------------------------------
+    def _document_ink(self, mapping) -> QImage:
+        """The drawing's strokes, rendered once per change of the drawing or the canvas size, so a mouse move
+        while drawing repaints only the stroke under way, however long the drawing is."""
+        ratio = self.devicePixelRatioF()
+        key = (self.document.revision, self.width(), self.height(), ratio, self.line_width)
+        if self._ink is None or self._ink_key != key:
+            image = QImage(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)),
+                           QImage.Format.Format_ARGB32_Premultiplied)
+            image.setDevicePixelRatio(ratio)
+            image.fill(QColor(0, 0, 0, 0))
+            ink = QPainter(image)
+            paint_lines(ink, inked(self.document.strokes), mapping, self.line_width)
+            ink.end()
+            self._ink, self._ink_key = image, key
+        return self._ink
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -338,7 +431,7 @@ class DrawingCanvas(QWidget):
             faded = QColor(MODEL_INK)
             faded.setAlphaF(0.55)
             paint_lines(painter, inked(self._preview, faded), mapping, self.line_width)
-        paint_lines(painter, inked(self.document.strokes), mapping, self.line_width)
+        painter.drawImage(0, 0, self._document_ink(mapping))
         if self._current:
             current = np.array(self._current, dtype=np.float64)
             paint_lines(painter, [InkLine(mapping.to_model(current), USER_INK)], mapping, self.line_width)

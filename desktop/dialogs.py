@@ -105,10 +105,9 @@ class ExportDialog(QDialog):
 
 
 def model_info_html(name: str, path: str, provider: str | None, facts: list[tuple[str, str]], license_text: str) -> str:
-    rows = [f"<h3>{html.escape(name)}</h3>", f"<p>Folder: {html.escape(path)}</p>"]
+    rows = [f"<h3>{html.escape(name)}</h3>", f"<p>Folder: {html.escape(path)}</p>", "<table>"]
     if provider:
-        rows.append(f"<p>Runs on: <b>{html.escape(provider)}</b></p>")
-    rows.append("<table>")
+        rows.append(f"<tr><td><b>Runs on</b>&nbsp;</td><td>{html.escape(provider)} (ONNX Runtime)</td></tr>")
     for label, text in facts:
         rows.append(f"<tr><td><b>{html.escape(label)}</b>&nbsp;</td><td>{html.escape(text).replace(chr(10), '<br>')}</td></tr>")
     rows.append("</table>")

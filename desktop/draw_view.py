@@ -7,12 +7,13 @@ focused one) appends its strokes as one undoable command; hovering or focusing o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -24,9 +25,11 @@ from PySide6.QtWidgets import (
 
 from desktop.canvas import DrawingCanvas, SketchThumbnail
 from desktop.commands import AddStrokes, ReplaceDrawing
+from desktop.icons import suggest_icon
 from desktop.document import MODEL, USER, SketchDocument, Stroke, strokes_from_stroke3, strokes_to_stroke3
 from desktop.inference import LoadedModel, centred
-from desktop.painting import user_and_model
+from desktop.painting import InkGeometry, render_ink, user_and_model
+from desktop.square_grid import SquareGrid
 from desktop.workers import ModelRunner
 
 __all__ = ["DrawView", "ContinuationPanel", "MAX_CONTINUATIONS"]
@@ -35,60 +38,112 @@ CONTINUE, SAMPLE, RECONSTRUCT = "continue", "sample", "reconstruct"
 MAX_CONTINUATIONS = 12
 
 
+@dataclass
+class Rendered:
+    """A continuation made ready off the GUI thread: its thumbnail's pixels and its drag payload (stroke-3)."""
+
+    image: QImage
+    geometry: InkGeometry
+    sketch: np.ndarray
+
+
+def render_continuations(prefix: list[Stroke], continuations: list[list[Stroke]],
+                         geometries: list[InkGeometry], line_width: float) -> list[Rendered | None]:
+    """Thumbnails for ``continuations`` at the cells' ``geometries`` (any thread)."""
+    out: list[Rendered | None] = []
+    for continuation, geometry in zip(continuations, geometries):
+        if not continuation:
+            out.append(None)
+            continue
+        image = render_ink(user_and_model(prefix, continuation), geometry, line_width)
+        out.append(Rendered(image, geometry, centred(strokes_to_stroke3(prefix + continuation))))
+    return out
+
+
 class ContinuationPanel(QWidget):
-    """A grid of small canvases, one per alternative continuation."""
+    """Square cells, one per alternative continuation, sized to fill the space beside the canvas."""
 
     accepted = Signal(int)
     previewed = Signal(int)  # index, or -1 when no continuation is under the pointer or focused
 
+    THINKING_AFTER_MS = 150  # "thinking..." only when the model takes long enough for it to be read
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumbnails: list[SketchThumbnail] = []
-        self._grid = QGridLayout()
-        self._grid.setSpacing(6)
+        self.grid = SquareGrid(self, spacing=6, max_cell=320)
         self.status = QLabel(self)
         self.status.setWordWrap(True)
+        self.status.setMinimumHeight(self.status.fontMetrics().lineSpacing() * 2)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self._thinking = QTimer(self)
+        self._thinking.setSingleShot(True)
+        self._thinking.timeout.connect(self._show_thinking)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.status)
-        layout.addLayout(self._grid, 1)
+        layout.addWidget(self.grid, 1)
 
     def set_count(self, count: int) -> None:
         if count == len(self.thumbnails):
             return
-        for thumb in self.thumbnails:
-            self._grid.removeWidget(thumb)
-            thumb.deleteLater()
+        self.grid.clear()
         self.thumbnails = []
-        columns = 2 if count <= 4 else 3
         for i in range(count):
-            thumb = SketchThumbnail(self, caption=f"{i + 1}")
+            thumb = SketchThumbnail(self.grid, caption=f"{i + 1}" if i >= 9 else f"{i + 1}   Alt+{i + 1}")
             thumb.setAccessibleName(f"Continuation {i + 1}")
-            thumb.setToolTip(f"Click, Enter or Alt+{i + 1} to add this continuation; drag it to a morph slot")
+            keys = f", Enter or Alt+{i + 1}" if i < 9 else " or Enter"
+            thumb.setToolTip(f"Click{keys} to add this continuation; drag it to a morph slot")
             thumb.activated.connect(lambda i=i: self.accepted.emit(i))
             thumb.hovered.connect(lambda on, i=i: self.previewed.emit(i if on else -1))
-            self._grid.addWidget(thumb, i // columns, i % columns)
+            self.grid.add(thumb)
             self.thumbnails.append(thumb)
 
     def show_message(self, text: str) -> None:
         self.status.setText(text)
 
     def clear(self, placeholder: str = "") -> None:
+        self._thinking.stop()
         for thumb in self.thumbnails:
             thumb.set_lines([])
             thumb.drag_sketch = None
+            thumb.set_dimmed(False)
             thumb.set_placeholder(placeholder)
 
-    def show_continuations(self, prefix: list[Stroke], continuations: list[list[Stroke]]) -> None:
+    def mark_stale(self) -> None:
+        """New continuations are on the way: fade the old ones (no flicker when the model answers quickly)."""
+        for thumb in self.thumbnails:
+            thumb.set_dimmed(True)
+            thumb.drag_sketch = None
+            if not thumb.has_sketch():
+                thumb.set_placeholder("")
+        self._thinking.start(self.THINKING_AFTER_MS)
+
+    def _show_thinking(self) -> None:
+        for thumb in self.thumbnails:
+            if thumb.dimmed:
+                thumb.set_placeholder("thinking...")
+
+    def show_continuations(self, prefix: list[Stroke], continuations: list[list[Stroke]],
+                           rendered: list[Rendered | None] | None = None) -> None:
+        """Show each continuation after ``prefix``; ``rendered`` (from :func:`render_continuations`, made on the
+        worker) saves the GUI thread the painting and the drag payloads."""
+        self._thinking.stop()
         for i, thumb in enumerate(self.thumbnails):
-            if i < len(continuations):
-                strokes = prefix + continuations[i]
+            thumb.set_dimmed(False)
+            if i < len(continuations) and continuations[i]:
+                done = rendered[i] if rendered is not None and i < len(rendered) else None
                 thumb.set_lines(user_and_model(prefix, continuations[i]))
-                thumb.drag_sketch = centred(strokes_to_stroke3(strokes))
-                thumb.set_placeholder("" if continuations[i] else "(the model would stop here)")
+                if done is not None:
+                    thumb.set_ink(done.image, done.geometry)
+                    thumb.drag_sketch = done.sketch
+                else:
+                    thumb.drag_sketch = centred(strokes_to_stroke3(prefix + continuations[i]))
+                thumb.set_placeholder("")
             else:
                 thumb.set_lines([])
                 thumb.drag_sketch = None
+                thumb.set_placeholder("(the model would stop here)" if i < len(continuations) else "")
 
 
 class DrawView(QWidget):
@@ -98,7 +153,8 @@ class DrawView(QWidget):
     error = Signal(str, str)
     reconstructed = Signal(object, object)  # original strokes, reconstruction strokes
 
-    def __init__(self, document: SketchDocument, undo_stack: QUndoStack, runner: ModelRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, document: SketchDocument, undo_stack: QUndoStack, runner: ModelRunner,
+                 parent: QWidget | None = None, seed: int | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self.undo_stack = undo_stack
@@ -107,6 +163,10 @@ class DrawView(QWidget):
         self.temperature = 0.5
         self.continuations: list[list[Stroke]] = []
         self._continuations_for = -1  # document revision the shown continuations belong to
+        # Every model call gets its own seed from this generator and records it in ``last_call``, so a session
+        # started with a seed (tests, screenshots) is reproducible and any result can be recomputed exactly.
+        self.seeds = np.random.default_rng(seed)
+        self.last_call: dict[str, dict[str, object]] = {}
 
         self.canvas = DrawingCanvas(document, self)
         self.canvas.strokeFinished.connect(self.add_user_stroke)
@@ -125,20 +185,26 @@ class DrawView(QWidget):
         self.auto.setChecked(True)
         self.auto.setToolTip("Ask the model for continuations after every stroke")
         self.auto.toggled.connect(lambda on: self.request_continuations() if on else None)
-        self.regenerate_button = QPushButton("&New suggestions", self)
+        self.regenerate_button = QPushButton(suggest_icon(), "&New suggestions", self)
+        self.regenerate_button.setToolTip("Ask the model for other continuations (F5)")
         self.regenerate_button.clicked.connect(self.request_continuations)
 
         controls = QHBoxLayout()
         controls.addWidget(count_label)
         controls.addWidget(self.count)
+        controls.addSpacing(8)
         controls.addWidget(self.auto)
         controls.addStretch(1)
+        ask = QHBoxLayout()
+        ask.addWidget(self.regenerate_button)
+        ask.addStretch(1)
         side = QWidget(self)
+        side.setMinimumWidth(220)
         side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.setContentsMargins(4, 0, 0, 0)
         side_layout.addLayout(controls)
+        side_layout.addLayout(ask)
         side_layout.addWidget(self.panel, 1)
-        side_layout.addWidget(self.regenerate_button)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.canvas)
@@ -146,7 +212,10 @@ class DrawView(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
+        splitter.setSizes([620, 380])  # proportions: the canvas gets the larger part
+        self.splitter = splitter
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(splitter)
         self.setFocusProxy(self.canvas)
 
@@ -185,8 +254,8 @@ class DrawView(QWidget):
         self.request_continuations()
 
     def _fix_tab_order(self) -> None:
-        """Tab goes canvas -> count -> auto -> each continuation -> new suggestions."""
-        chain = [self.canvas, self.count, self.auto, *self.panel.thumbnails, self.regenerate_button]
+        """Tab goes canvas -> count -> auto -> new suggestions -> each continuation."""
+        chain = [self.canvas, self.count, self.auto, self.regenerate_button, *self.panel.thumbnails]
         for first, second in zip(chain, chain[1:]):
             QWidget.setTabOrder(first, second)
 
@@ -203,7 +272,8 @@ class DrawView(QWidget):
             return False
         self.canvas.set_preview([])
         self.undo_stack.push(AddStrokes(self.document, strokes, "Accept continuation"))
-        self.message.emit(f"Added continuation {index + 1} ({len(strokes)} strokes).")
+        count = f"{len(strokes)} stroke{'s' if len(strokes) != 1 else ''}"
+        self.message.emit(f"Added continuation {index + 1} ({count}); Ctrl+Z takes it back.")
         return True
 
     def _preview(self, index: int) -> None:
@@ -220,6 +290,11 @@ class DrawView(QWidget):
             self._sync_panel()
 
     # model requests ---------------------------------------------------------------------------------------------------
+    def _next_seed(self, kind: str, **facts: object) -> int:
+        seed = int(self.seeds.integers(2**31 - 1))
+        self.last_call[kind] = {"seed": seed, **facts}
+        return seed
+
     def request_continuations(self) -> None:
         """Ask for continuations of the drawing as it is now (older requests become stale)."""
         model = self.model
@@ -232,36 +307,54 @@ class DrawView(QWidget):
         prefix = list(self.document.strokes)
         revision = self.document.revision
         n, temperature = self.count.value(), self.temperature
+        seed = self._next_seed(CONTINUE, n=n, temperature=temperature, revision=revision)
         self.continuations = []
         self._continuations_for = -1
-        self.panel.clear("thinking...")
-        self.panel.show_message(f"Asking {model.name} for {n} continuations...")
+        self.canvas.set_preview([])
+        self.panel.mark_stale()
+        self.panel.show_message(f"Asking {model.name} for {n} continuation{'s' if n != 1 else ''}...")
+        self.regenerate_button.setEnabled(True)
 
-        def done(result: list[list[Stroke]]) -> None:
+        geometries = [thumb.ink_geometry() for thumb in self.panel.thumbnails[:n]]
+        line_width = self.panel.thumbnails[0].line_width if self.panel.thumbnails else 2.0
+
+        def work() -> tuple[list[list[Stroke]], list[Rendered | None]]:
+            result = model.continuations(prefix, n, temperature, seed)
+            return result, render_continuations(prefix, result, geometries, line_width)
+
+        def done(answer: tuple[list[list[Stroke]], list[Rendered | None]]) -> None:
+            result, rendered = answer
             if revision != self.document.revision:
                 return  # the drawing changed meanwhile
             self.continuations = result
             self._continuations_for = revision
-            self.panel.show_continuations(prefix, result)
-            self.panel.show_message("Click a continuation (or Alt+number) to add it; hover to preview.")
+            self.panel.show_continuations(prefix, result, rendered)
+            usable = sum(1 for c in result if c)
+            if usable:
+                self.panel.show_message("Click a suggestion (or press Alt+number) to add it to your drawing; "
+                                        "point at one to preview it.")
+            else:
+                self.panel.show_message("The model would end the drawing here. Try 'New suggestions' or a higher "
+                                        "temperature.")
 
         def failed(message: str) -> None:
             self.panel.clear("")
-            self.panel.show_message("")
+            self.panel.show_message("The model could not continue this drawing.")
             self.error.emit("Continuation failed", message)
 
-        self.runner.submit(CONTINUE, lambda: model.continuations(prefix, n, temperature), done, failed)
+        self.runner.submit(CONTINUE, work, done, failed)
 
     def _sync_panel(self) -> None:
+        self.panel.grid.setVisible(self.model is not None)  # no empty cells when no model can fill them
         if self.model is None:
-            self.panel.clear("no model")
-            self.panel.show_message("No model loaded: continuations need a model (Model menu).")
+            self.panel.clear("")
+            self.panel.show_message("No model loaded: suggestions need a model (Model menu).")
         elif self.document.is_empty():
             self.panel.clear("")
-            self.panel.show_message("Draw a stroke: the model suggests how to go on.")
+            self.panel.show_message("Draw a stroke on the canvas: the model suggests how to go on.")
         elif self._continuations_for != self.document.revision:
             self.panel.clear("")
-            self.panel.show_message("Press 'New suggestions' to ask the model.")
+            self.panel.show_message("Press 'New suggestions' (F5) to ask the model how to go on.")
         self.regenerate_button.setEnabled(self.model is not None and not self.document.is_empty())
 
     def random_sample(self) -> None:
@@ -270,13 +363,16 @@ class DrawView(QWidget):
         if model is None:
             self.message.emit("No model loaded: cannot sample.")
             return
+        seed = self._next_seed(SAMPLE, temperature=temperature)
         self.message.emit(f"Sampling from {model.name}...")
 
         def done(s3: np.ndarray) -> None:
             self.undo_stack.push(ReplaceDrawing(self.document, strokes_from_stroke3(s3, MODEL), "Random sample"))
-            self.message.emit(f"Sampled {len(s3)} points at temperature {temperature:.2f}.")
+            self.message.emit(f"Sampled a new drawing ({len(s3)} points, temperature {temperature:.2f}); "
+                              "Ctrl+Z brings yours back.")
 
-        self.runner.submit(SAMPLE, lambda: model.sample(temperature), done, lambda m: self.error.emit("Sampling failed", m))
+        self.runner.submit(SAMPLE, lambda: model.sample(temperature, seed), done,
+                           lambda m: self.error.emit("Sampling failed", m))
 
     def reconstruct(self) -> None:
         """Encode then decode the drawing; the window shows original and reconstruction side by side."""
@@ -286,6 +382,7 @@ class DrawView(QWidget):
             self.message.emit("Draw something and load a model to reconstruct.")
             return
         original = list(self.document.strokes)
+        seed = self._next_seed(RECONSTRUCT, temperature=temperature)
         self.message.emit(f"Reconstructing with {model.name}...")
 
         def done(s3: np.ndarray) -> None:
@@ -293,6 +390,6 @@ class DrawView(QWidget):
             self.message.emit("Reconstruction ready: replaying it beside the original.")
 
         self.runner.submit(
-            RECONSTRUCT, lambda: model.reconstruct(drawing, temperature), done,
+            RECONSTRUCT, lambda: model.reconstruct(drawing, temperature, seed), done,
             lambda m: self.error.emit("Reconstruction failed", m),
         )

@@ -31,16 +31,19 @@ from PySide6.QtWidgets import (
     QStyle,
     QTabWidget,
     QToolBar,
+    QToolButton,
 )
 
 from desktop import inference
 from desktop.autosave import Autosave
+from desktop.busy import BusyIndicator
 from desktop.canvas import sketch_from_mime
 from desktop.commands import ReplaceDrawing
 from desktop.dialogs import ExportDialog, SketchPickerDialog, model_info_html
 from desktop.document import MODEL, USER, SketchDocument, Stroke, strokes_from_stroke3
 from desktop.draw_view import DrawView
 from desktop.exporting import Picture, export_gif, export_png, export_svg
+from desktop.icons import export_icon, reconstruct_icon, sample_icon, suggest_icon
 from desktop.model_catalog import ModelEntry, default_model, discover_models, is_model_folder, resolve_model
 from desktop.model_panel import ModelPanel, TemperatureControl
 from desktop.morph import GRID_SIZE, MorphState
@@ -74,13 +77,19 @@ def _model_ink(s3: np.ndarray) -> list[InkLine]:
 
 class MainWindow(QMainWindow):
     errorShown = Signal(str, str)  # title, message: the seam tests observe (the dialog itself never blocks)
+    _autosaveFailed = Signal(str)  # from the autosave's writer thread (queued to the GUI thread)
     modelLoaded = Signal(str)  # folder
     modelFailed = Signal(str)  # message
 
-    def __init__(self, settings: AppSettings | None = None, autosave: Autosave | None = None) -> None:
+    def __init__(self, settings: AppSettings | None = None, autosave: Autosave | None = None,
+                 seed: int | None = None) -> None:
+        """``seed`` makes every model call of this window reproducible (tests, screenshots); None: fresh noise."""
         super().__init__()
+        self.seed = seed
         self.settings = settings or AppSettings()
         self.autosave = autosave or Autosave()
+        self._autosaveFailed.connect(self._autosave_failed_message, Qt.ConnectionType.QueuedConnection)
+        self.autosave.on_error = self._autosaveFailed.emit
         self.document = SketchDocument()
         self.undo_stack = QUndoStack(self)
         self.runner = ModelRunner(self)
@@ -98,7 +107,11 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
+        self.busy = BusyIndicator(self)
+        self.runner.busyChanged.connect(self.busy.set_busy)
+        self.statusBar().addPermanentWidget(self.busy)
         self.model_label = QLabel(self)
+        self.model_label.setContentsMargins(6, 0, 6, 0)
         self.statusBar().addPermanentWidget(self.model_label)
 
         self.document.changed.connect(self._document_changed)
@@ -114,9 +127,9 @@ class MainWindow(QMainWindow):
 
     # construction -----------------------------------------------------------------------------------------------------
     def _build_views(self) -> None:
-        self.draw_view = DrawView(self.document, self.undo_stack, self.runner, self)
+        self.draw_view = DrawView(self.document, self.undo_stack, self.runner, self, seed=self.seed)
         self.replay_view = ReplayView(self.replay_state, self)
-        self.morph_view = MorphView(self.morph_state, self.runner, self)
+        self.morph_view = MorphView(self.morph_state, self.runner, self, seed=None if self.seed is None else self.seed + 1)
         self.morph_view.current_drawing = self.document.to_stroke3
         self.morph_view.open_sketch = self.read_one_sketch
         self.morph_view.choose_file = self._choose_open_path
@@ -181,11 +194,15 @@ class MainWindow(QMainWindow):
                                          "Clear the drawing (undoable)")
 
         self.sample_action = self._action("Random &sample", self.draw_view.random_sample, "Ctrl+R", None,
-                                          "Replace the drawing with a sample from the model")
+                                          "Replace the drawing with a sample from the model (Ctrl+R)")
+        self.sample_action.setIcon(sample_icon())
         self.reconstruct_action = self._action("Re&construct", self.draw_view.reconstruct, "Ctrl+Shift+R", None,
-                                               "Encode and decode the drawing; replay both side by side")
+                                               "Encode and decode the drawing; replay both side by side (Ctrl+Shift+R)")
+        self.reconstruct_action.setIcon(reconstruct_icon())
         self.suggest_action = self._action("&New suggestions", self.draw_view.request_continuations, key.Refresh, None,
-                                           "Ask the model for new continuations")
+                                           "Ask the model for new continuations (F5)")
+        self.suggest_action.setIcon(suggest_icon())
+        self.export_png_action.setIcon(export_icon())
         self.add_model_action = self._action("&Add model folder...", self.add_model_folder_dialog, None, None,
                                              "Add an exported model folder to the list")
         self.model_info_action = self._action("Model &information...", self.show_model_info, "Ctrl+I", None,
@@ -251,6 +268,13 @@ class MainWindow(QMainWindow):
         bar.addAction(self.export_png_action)
         bar.addSeparator()
         bar.addWidget(self.temperature)
+        self.export_png_action.setIconText("Export")
+        # File and edit buttons show only their (standard, familiar) icons, so the model's actions and the
+        # temperature keep their words and fit beside them in an 800-pixel-wide window.
+        for action in bar.actions()[:7]:
+            button = bar.widgetForAction(action)
+            if isinstance(button, QToolButton):
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.addToolBar(bar)
         self.toolbar = bar
 
@@ -369,9 +393,9 @@ class MainWindow(QMainWindow):
     def load_model(self, folder: str) -> None:
         """Load ``folder`` on the worker; the current model stays in use until the new one is ready."""
         self.loading_model = folder
-        name = Path(folder).name
-        self.show_status(f"Loading model {name}...", 0)
         self.model_panel.show_card(folder, "Loading...")
+        if self.model is None:
+            self.draw_view.panel.show_message(f"Loading the model {Path(folder).name}...")
         self.runner.submit(
             "load",
             lambda: inference.load(folder),
@@ -383,14 +407,16 @@ class MainWindow(QMainWindow):
         self.loading_model = None
         self._set_model(model)
         self.settings.set_last_model(str(model.path))
-        self.show_status(f"Model {model.name} loaded, running on {model.provider_label}.")
+        if not self.statusBar().currentMessage():  # keep e.g. "Restored the drawing..." readable at start-up
+            self.show_status(f"Model {model.name} loaded, running on {model.provider_label}.")
         self.modelLoaded.emit(str(model.path))
 
     def _model_failed(self, folder: str, message: str) -> None:
         self.loading_model = None
         self.show_error("Cannot load model", message)
-        self.model_panel.show_text(message)
+        self.model_panel.show_failure(folder, message, self.model.name if self.model else None)
         self.model_panel.set_active(str(self.model.path) if self.model else None)
+        self._set_model_label()
         self._fill_model_menu()
         if self.model is None:
             self.show_status("No model loaded: drawing, replay and export still work.", 0)
@@ -405,12 +431,19 @@ class MainWindow(QMainWindow):
             action.setEnabled(has)
         self.reconstruct_action.setEnabled(has and model.conditional)
         if has:
-            self.model_label.setText(f"Model: {model.name} ({model.provider_label})")
             self.model_panel.set_active(str(model.path))
-            self.model_panel.show_card(str(model.path), "Loaded.", model.provider_label, model.card)
+            self.model_panel.show_card(str(model.path), "Loaded", model.provider_label, model.card)
+        self._set_model_label()
+        self._fill_model_menu()
+
+    def _set_model_label(self) -> None:
+        model = self.model
+        if model is not None:
+            self.model_label.setText(f"Model: {model.name} ({model.provider_label})")
+            self.model_label.setToolTip(f"{model.path}\nRuns with ONNX Runtime on {model.provider}")
         else:
             self.model_label.setText("No model")
-        self._fill_model_menu()
+            self.model_label.setToolTip("Drawing, replay and export work; model features are off until a model loads.")
 
     def add_model_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a model folder", self.settings.last_folder())
@@ -473,11 +506,14 @@ class MainWindow(QMainWindow):
         self._update_title()
         try:
             self.autosave.save(self.document.strokes, str(self.current_file) if self.current_file else None)
-            self._autosave_failed = False
         except (SketchGenError, OSError) as exc:
-            if not self._autosave_failed:
-                self._autosave_failed = True
-                self.show_error("Autosave failed", str(exc))
+            self._autosave_failed_message(str(exc))
+
+    def _autosave_failed_message(self, message: str) -> None:
+        """Told once (not after every stroke) until the app is restarted."""
+        if isValid(self) and not self._autosave_failed:
+            self._autosave_failed = True
+            self.show_error("Autosave failed", message)
 
     def _update_title(self) -> None:
         name = self.current_file.name if self.current_file else "Untitled"
@@ -724,5 +760,6 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.runner.cancel_all()
         self.runner.wait(5000)
+        self.autosave.flush()
         event.accept()
 

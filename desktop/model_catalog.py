@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,15 +179,49 @@ def card_license(card: Mapping[str, Any]) -> str:
     return "\n".join(lines) or "license not stated in model.json"
 
 
+_SPLIT_LOSS = re.compile(r"^(train|valid|test)_(.+)$")
+
+
+def _split_losses(losses: Any) -> str | None:
+    """The exporter's flat ``{"valid_L_R": .., "test_L_R": .., ...}`` as one line per loss:
+    ``L_R: valid 0.7613, test 0.7441``; None for any other layout."""
+    if not isinstance(losses, Mapping) or not losses:
+        return None
+    grouped: dict[str, list[str]] = {}
+    for key, value in losses.items():
+        match = _SPLIT_LOSS.match(str(key))
+        if match is None or isinstance(value, (Mapping, list)):
+            return None
+        grouped.setdefault(match.group(2), []).append(f"{match.group(1)} {_format_value(value)}")
+    return "\n".join(f"{name}: {', '.join(parts)}" for name, parts in grouped.items())
+
+
+def _size(card: Mapping[str, Any]) -> str | None:
+    """The network's size from the card's config (sketch-rnn hyperparameter names)."""
+    config = card.get("config")
+    if not isinstance(config, Mapping):
+        return None
+    parts = []
+    if config.get("conditional", True) and config.get("enc_rnn_size"):
+        parts.append(f"encoder {config.get('enc_model', 'lstm').upper()} {config['enc_rnn_size']}")
+    if config.get("dec_rnn_size"):
+        parts.append(f"decoder {config.get('dec_model', 'lstm').upper()} {config['dec_rnn_size']}")
+    if config.get("conditional", True) and config.get("z_size"):
+        parts.append(f"z {config['z_size']}")
+    if config.get("num_mixture"):
+        parts.append(f"{config['num_mixture']} mixtures")
+    return ", ".join(parts) or None
+
+
 def card_facts(card: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, text) rows for the model picker: data set, license, losses, steps trained, model kind."""
+    """(label, text) rows for the model picker: data set, license, losses, steps trained, model kind and size."""
     facts: list[tuple[str, str]] = []
     datasets = _datasets(card)
     if datasets:
         names = [str(d.get("name") or d.get("file") or d.get("path") or "?") for d in datasets]
         facts.append(("Data set", ", ".join(names)))
     facts.append(("License", card_license(card)))
-    losses = _fact(card, ("losses", "final_losses", "loss"))
+    losses = _split_losses(card.get("losses")) or _fact(card, ("losses", "final_losses", "loss"))
     if losses is not None:
         facts.append(("Losses", losses))
     steps = _fact(card, ("steps_trained", "steps", "train_steps"))
@@ -195,4 +230,7 @@ def card_facts(card: Mapping[str, Any]) -> list[tuple[str, str]]:
     conditional = _first(card, "conditional")
     if conditional is not None:
         facts.append(("Kind", "conditional VAE (encoder + decoder)" if conditional else "decoder only"))
+    size = _size(card)
+    if size is not None:
+        facts.append(("Size", size))
     return facts

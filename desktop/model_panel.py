@@ -39,7 +39,7 @@ class TemperatureControl(QWidget):
         self.slider.setRange(round(MIN_TEMPERATURE * _STEPS_PER_UNIT), round(MAX_TEMPERATURE * _STEPS_PER_UNIT))
         self.slider.setAccessibleName("Temperature")
         self.slider.setToolTip("Temperature: low = careful and typical, high = wild and varied")
-        self.slider.setMinimumWidth(120)
+        self.slider.setMinimumWidth(80)
         self.spin = QDoubleSpinBox(self)
         self.spin.setRange(MIN_TEMPERATURE, MAX_TEMPERATURE)
         self.spin.setSingleStep(0.05)
@@ -84,22 +84,34 @@ class ModelPanel(QWidget):
         self.list.setAccessibleName("Models")
         self.list.itemActivated.connect(self._chosen)
         self.list.itemClicked.connect(self._chosen)
-        list_label = QLabel("Models:", self)
+        list_label = QLabel("&Models:", self)
         list_label.setBuddy(self.list)
+        self.list_label = list_label
         self.add_button = QPushButton("Add model f&older...", self)
+        self.add_button.setToolTip("Add a folder holding an exported model (model.json and its .onnx files)")
         self.add_button.clicked.connect(self.addFolderRequested)
         self.info = QLabel(self)
         self.info.setWordWrap(True)
+        self.info.setTextFormat(Qt.TextFormat.RichText)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.info.setMinimumWidth(160)
+        self.info.setMinimumWidth(170)
         layout = QVBoxLayout(self)
         layout.addWidget(list_label)
-        layout.addWidget(self.list, 1)
+        layout.addWidget(self.list)
         layout.addWidget(self.add_button)
-        layout.addWidget(self.info, 2)
+        layout.addSpacing(6)
+        layout.addWidget(self.info)
+        layout.addStretch(1)
         self._entries: list[ModelEntry] = []
         self._active: str | None = None
+        self._fit_list()
+
+    def _fit_list(self) -> None:
+        """As tall as its rows (2 to 6 of them): one shipped model should not leave a big empty box."""
+        rows = min(6, max(2, self.list.count()))
+        row_height = self.list.sizeHintForRow(0) if self.list.count() else self.list.fontMetrics().height() + 6
+        self.list.setFixedHeight(rows * row_height + 2 * self.list.frameWidth() + 4)
 
     def set_entries(self, entries: list[ModelEntry], active: str | None) -> None:
         self._entries = list(entries)
@@ -111,6 +123,9 @@ class ModelPanel(QWidget):
             item.setToolTip(str(entry.path))
             self.list.addItem(item)
         self.list.blockSignals(False)
+        self._fit_list()
+        self.list.setVisible(bool(entries))
+        self.list_label.setVisible(bool(entries))
         self.set_active(active)
         if not entries:
             self.info.setText(
@@ -125,25 +140,41 @@ class ModelPanel(QWidget):
             if item.data(Qt.ItemDataRole.UserRole) == path:
                 self.list.setCurrentItem(item)
 
+    def names(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
     def _chosen(self, item: QListWidgetItem) -> None:
         path = item.data(Qt.ItemDataRole.UserRole)
         if path != self._active:
             self.modelChosen.emit(path)
 
     def show_card(self, folder: str, status: str, provider: str | None = None, card: dict | None = None) -> None:
-        """The facts of ``folder``'s card (read from disk unless given) with a status line ("loading", ...)."""
+        """The facts of ``folder``'s card (read from disk unless given) with a status line ("Loading...", ...)."""
+        title = f"<b>{html.escape(Path(folder).name)}</b> &nbsp;<span style='color:#666'>{html.escape(status)}</span>"
         if card is None:
             try:
                 card = read_card(folder)
             except ModelError as exc:
-                self.info.setText(f"<b>{html.escape(Path(folder).name)}</b><br>{html.escape(str(exc))}")
+                self.info.setText(f"{title}<br>{html.escape(str(exc))}")
                 return
-        rows = [f"<b>{html.escape(Path(folder).name)}</b>", html.escape(status)]
+        rows = []
         if provider:
-            rows.append(f"Runs on: <b>{html.escape(provider)}</b>")
+            rows.append(("Runs on", f"<b>{html.escape(provider)}</b> (ONNX Runtime)"))
         for label, text in card_facts(card):
-            rows.append(f"{html.escape(label)}: {html.escape(text).replace(chr(10), '<br>')}")
-        self.info.setText("<br>".join(rows))
+            rows.append((label, html.escape(text).replace(chr(10), "<br>")))
+        table = "".join(
+            f"<tr><td style='color:#555; padding-right:8px' valign='top'>{html.escape(label)}</td><td>{value}</td></tr>"
+            for label, value in rows
+        )
+        self.info.setText(f"{title}<table style='margin-top:6px' cellspacing='0' cellpadding='2'>{table}</table>")
+
+    def show_failure(self, folder: str, message: str, still_using: str | None) -> None:
+        """A model that did not load: the message (it names the file), and what the app runs on meanwhile."""
+        after = f"Still using <b>{html.escape(still_using)}</b>." if still_using else "No model is loaded."
+        self.info.setText(
+            f"<b>{html.escape(Path(folder).name)}</b> &nbsp;<span style='color:#b00'>could not be loaded</span>"
+            f"<p>{html.escape(message)}</p><p>{after}</p>"
+        )
 
     def show_text(self, text: str) -> None:
         self.info.setText(html.escape(text))

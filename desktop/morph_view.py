@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -31,7 +31,8 @@ from desktop.canvas import SketchThumbnail, sketch_from_mime
 from desktop.document import MODEL, USER, strokes_from_stroke3
 from desktop.inference import LoadedModel
 from desktop.morph import GRID_SIZE, HANDLE_STEPS, SLOTS, STRIP_LENGTH, MorphState
-from desktop.painting import inked
+from desktop.painting import InkGeometry, inked, render_ink
+from desktop.square_grid import SquareGrid, SquareRow
 from desktop.workers import ModelRunner
 
 __all__ = ["MorphView", "SlotWidget"]
@@ -42,6 +43,16 @@ BETWEEN, STRIP, GRID = "morph-between", "morph-strip", "morph-grid"
 def _lines(s3: np.ndarray | None, author: str = MODEL):
     """Ink for a slot (the person's sketch: black) or a decoded sketch (the model's colour)."""
     return [] if s3 is None or len(s3) == 0 else inked(strokes_from_stroke3(s3, author))
+
+
+def _render(sketches: list[np.ndarray], geometries: list[InkGeometry]) -> list[QImage | None]:
+    """Decoded sketches rendered as their views will show them (on the worker thread: see render_ink)."""
+    return [render_ink(_lines(s), g) if s is not None and len(s) else None for s, g in zip(sketches, geometries)]
+
+
+def _adopt(views: list[SketchThumbnail], images: list[QImage | None], geometries: list[InkGeometry]) -> None:
+    for view, image, geometry in zip(views, images, geometries):
+        view.set_ink(image, geometry)
 
 
 class SlotWidget(QFrame):
@@ -57,7 +68,7 @@ class SlotWidget(QFrame):
         super().__init__(parent)
         self.name = name
         self.setAcceptDrops(True)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self.view = SketchThumbnail(self, caption=f"Slot {name}", placeholder=f"Drop a sketch here\nor fill slot {name}")
         self.view.setAccessibleName(f"Morph slot {name}")
         self.view.setMinimumSize(100, 100)
@@ -71,9 +82,10 @@ class SlotWidget(QFrame):
         self.sample_action = menu.addAction("Random &sample", lambda: self.fromSample.emit(self.name))
         self.fill_button.setMenu(menu)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
         layout.addWidget(self.view, 1)
-        layout.addWidget(self.fill_button)
+        layout.addWidget(self.fill_button, 0, Qt.AlignmentFlag.AlignLeft)
 
     def show_sketch(self, s3: np.ndarray | None) -> None:
         self.view.set_lines(_lines(s3, USER))
@@ -107,10 +119,12 @@ class MorphView(QWidget):
     message = Signal(str)
     error = Signal(str, str)
 
-    def __init__(self, state: MorphState, runner: ModelRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, state: MorphState, runner: ModelRunner, parent: QWidget | None = None,
+                 seed: int | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.runner = runner
+        self.seeds = np.random.default_rng(seed)  # for slot samples; decoding a latent uses a fixed seed
         self.model: LoadedModel | None = None
         self.temperature = 0.5
         self.current_drawing: Callable[[], np.ndarray | None] = lambda: None
@@ -144,42 +158,52 @@ class MorphView(QWidget):
 
     def _build_pair_page(self) -> QWidget:
         page = QWidget(self)
-        self.between_view = SketchThumbnail(page, caption="In between", placeholder="Fill slots A and B")
+        middle = QWidget(page)
+        self.between_view = SketchThumbnail(middle, caption="In between", placeholder="Fill slots A and B")
         self.between_view.setAccessibleName("In-between sketch")
-        self.between_view.setMinimumSize(160, 160)
-        self.handle = QSlider(Qt.Orientation.Horizontal, page)
+        self.between_view.setToolTip("The sketch decoded at the handle's position; drag it into a slot")
+        self.handle = QSlider(Qt.Orientation.Horizontal, middle)
         self.handle.setRange(0, HANDLE_STEPS)
         self.handle.setValue(self.state.handle)
+        self.handle.setPageStep(HANDLE_STEPS // 10)
         self.handle.setAccessibleName("Morph handle from A to B")
         self.handle.setToolTip("Drag from A to B; the in-between sketch follows")
         self.handle.valueChanged.connect(self.move_handle)
-        handle_label = QLabel("Hand&le:", page)
+        handle_label = QLabel("Hand&le:", middle)
         handle_label.setBuddy(self.handle)
-        self.strip_views: list[SketchThumbnail] = []
-        strip = QHBoxLayout()
-        for i in range(STRIP_LENGTH):
-            view = SketchThumbnail(page, caption=f"{round(100 * i / (STRIP_LENGTH - 1))} %")
-            view.setMinimumSize(56, 56)
-            view.activated.connect(lambda i=i: self.handle.setValue(round(HANDLE_STEPS * i / (STRIP_LENGTH - 1))))
-            strip.addWidget(view)
-            self.strip_views.append(view)
-
-        top = QHBoxLayout()
-        top.addWidget(self._slot("A"), 1)
-        middle = QVBoxLayout()
-        middle.addWidget(self.between_view, 1)
         handle_row = QHBoxLayout()
         handle_row.addWidget(handle_label)
-        handle_row.addWidget(QLabel("A", page))
+        handle_row.addWidget(QLabel("A", middle))
         handle_row.addWidget(self.handle, 1)
-        handle_row.addWidget(QLabel("B", page))
-        middle.addLayout(handle_row)
-        top.addLayout(middle, 2)
-        top.addWidget(self._slot("B"), 1)
+        handle_row.addWidget(QLabel("B", middle))
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addWidget(self.between_view, 1)
+        middle_layout.addLayout(handle_row)
+
+        self.strip_views: list[SketchThumbnail] = []
+        strip = SquareGrid(page, columns=STRIP_LENGTH, spacing=6, centre_vertically=True)
+        strip.setMinimumHeight(72)
+        for i in range(STRIP_LENGTH):
+            percent = round(100 * i / (STRIP_LENGTH - 1))
+            view = SketchThumbnail(strip, caption=f"{percent} %")
+            view.setAccessibleName(f"Morph strip {percent} %")
+            view.setToolTip(f"{percent} % of the way from A to B: click to move the handle here, drag to a slot")
+            view.activated.connect(lambda i=i: self.handle.setValue(round(HANDLE_STEPS * i / (STRIP_LENGTH - 1))))
+            strip.add(view)
+            self.strip_views.append(view)
+
+        slot_a, slot_b = self._slot("A"), self._slot("B")
+        button_height = slot_a.fill_button.sizeHint().height() + 4
+        top = SquareRow(page, spacing=12)
+        top.add(slot_a, 1.0, button_height)
+        top.add(middle, 1.6, self.handle.sizeHint().height() + 6)
+        top.add(slot_b, 1.0, button_height)
         layout = QVBoxLayout(page)
-        layout.addLayout(top, 3)
-        layout.addWidget(QLabel("Strip from A to B (click one to move the handle there, drag one into a slot):", page))
-        layout.addLayout(strip, 1)
+        layout.addWidget(top, 3)
+        layout.addWidget(QLabel("From A to B in seven steps (click one to move the handle there, drag one into a slot):",
+                                page))
+        layout.addWidget(strip, 1)
         return page
 
     def _build_grid_page(self) -> QWidget:
@@ -191,19 +215,25 @@ class MorphView(QWidget):
         self.grid_button.setToolTip("Decode a grid of sketches between the four corners (bilinear in latent space)")
         self.grid_button.clicked.connect(self.request_grid)
         self.grid_views: list[SketchThumbnail] = []
-        grid = QGridLayout()
-        grid.setSpacing(2)
+        grid = SquareGrid(page, columns=GRID_SIZE, spacing=3, centre_vertically=True)
+        corner_index = {0: "A", GRID_SIZE - 1: "B", GRID_SIZE * (GRID_SIZE - 1): "C", GRID_SIZE * GRID_SIZE - 1: "D"}
         for i in range(GRID_SIZE * GRID_SIZE):
-            view = SketchThumbnail(page)
-            view.setMinimumSize(48, 48)
-            grid.addWidget(view, i // GRID_SIZE, i % GRID_SIZE)
+            view = SketchThumbnail(grid, caption=corner_index.get(i, ""))
+            view.setAccessibleName(f"Grid row {i // GRID_SIZE + 1}, column {i % GRID_SIZE + 1}")
+            view.setToolTip("Drag this sketch into a slot, onto the Draw tab or out of the grid")
+            grid.add(view)
             self.grid_views.append(view)
+        self.grid_placeholder = QLabel(page)
+        self.grid_placeholder.setWordWrap(True)
         left = QVBoxLayout()
         left.addLayout(corners, 1)
         left.addWidget(self.grid_button)
+        right = QVBoxLayout()
+        right.addWidget(self.grid_placeholder)
+        right.addWidget(grid, 1)
         layout = QHBoxLayout(page)
         layout.addLayout(left, 2)
-        layout.addLayout(grid, 3)
+        layout.addLayout(right, 3)
         return page
 
     # inputs -----------------------------------------------------------------------------------------------------------
@@ -248,9 +278,10 @@ class MorphView(QWidget):
             self.message.emit("No model loaded: cannot sample.")
             return
         temperature = self.temperature
+        seed = int(self.seeds.integers(2**31 - 1))
         self.runner.submit(
             f"morph-sample-{name}",
-            lambda: model.sample(temperature),
+            lambda: model.sample(temperature, seed),
             lambda s3: self.set_slot(name, s3),
             lambda message: self.error.emit("Sampling failed", message),
         )
@@ -289,15 +320,19 @@ class MorphView(QWidget):
         latents = self._encode_job(("A", "B"))
         revisions = (self.state.revisions["A"], self.state.revisions["B"])
 
+        geometry = self.between_view.ink_geometry()
+
         def work():
             z, fresh = latents()
             path = model.interpolate_z(z["A"], z["B"], HANDLE_STEPS + 1)
-            return fresh, model.decode(path[handle], temperature)
+            sketch = model.decode(path[handle], temperature)
+            return fresh, sketch, _render([sketch], [geometry])
 
         def done(result) -> None:
-            fresh, sketch = result
+            fresh, sketch, images = result
             if self._keep_latents(fresh) and revisions == (self.state.revisions["A"], self.state.revisions["B"]):
                 self.state.set_between(handle, sketch)
+                _adopt([self.between_view], images, [geometry])
 
         self.runner.submit(BETWEEN, work, done, lambda m: self.error.emit("Morph failed", m))
 
@@ -308,14 +343,18 @@ class MorphView(QWidget):
         latents = self._encode_job(("A", "B"))
         revisions = (self.state.revisions["A"], self.state.revisions["B"])
 
+        geometries = [view.ink_geometry() for view in self.strip_views]
+
         def work():
             z, fresh = latents()
-            return fresh, model.decode_many(model.interpolate_z(z["A"], z["B"], STRIP_LENGTH), temperature)
+            sketches = model.decode_many(model.interpolate_z(z["A"], z["B"], STRIP_LENGTH), temperature)
+            return fresh, sketches, _render(sketches, geometries)
 
         def done(result) -> None:
-            fresh, sketches = result
+            fresh, sketches, images = result
             if self._keep_latents(fresh) and revisions == (self.state.revisions["A"], self.state.revisions["B"]):
                 self.state.set_strip(sketches)
+                _adopt(self.strip_views, images, geometries)
 
         self.runner.submit(STRIP, work, done, lambda m: self.error.emit("Morph strip failed", m))
 
@@ -327,15 +366,21 @@ class MorphView(QWidget):
         latents = self._encode_job(SLOTS)
         revisions = tuple(self.state.revisions[n] for n in SLOTS)
 
+        geometries = [view.ink_geometry() for view in self.grid_views]
+
         def work():
             z, fresh = latents()
             grid = model.grid_z([z[n] for n in SLOTS], GRID_SIZE)
-            return fresh, model.decode_many(grid.reshape(-1, grid.shape[-1]), temperature)
+            sketches = model.decode_many(grid.reshape(-1, grid.shape[-1]), temperature)
+            return fresh, sketches, _render(sketches, geometries)
 
         def done(result) -> None:
-            fresh, sketches = result
+            fresh, sketches, images = result
             if self._keep_latents(fresh) and revisions == tuple(self.state.revisions[n] for n in SLOTS):
                 self.state.set_grid(sketches)
+                _adopt(self.grid_views, images, geometries)
+                self.message.emit(f"Grid ready: {len(sketches)} sketches between A, B, C and D "
+                                  f"(temperature {temperature:.2f}).")
 
         self.message.emit("Building the grid...")
         self.runner.submit(GRID, work, done, lambda m: self.error.emit("Morph grid failed", m))
@@ -354,10 +399,14 @@ class MorphView(QWidget):
                 for widget in widgets:
                     widget.show_sketch(state.slots[name])
         self.between_view.set_lines(_lines(state.between))
+        shown_at = state.between_handle if state.between is not None else None
+        self.between_view.caption = "In between" if shown_at is None else f"In between: {round(100 * shown_at / HANDLE_STEPS)} % of the way to B"
         if state.between is not None and len(state.between) == 0:
             self.between_view.set_placeholder("(the model ends this sketch at once)")
         elif not state.filled("A", "B"):
             self.between_view.set_placeholder("Fill slots A and B")
+        else:
+            self.between_view.set_placeholder("")
         self.between_view.drag_sketch = state.between
         for i, view in enumerate(self.strip_views):
             sketch = state.strip[i] if i < len(state.strip) else None
@@ -374,6 +423,13 @@ class MorphView(QWidget):
         can = has_model and self.model.conditional
         self.handle.setEnabled(can)
         self.grid_button.setEnabled(can)
+        if state.grid:
+            self.grid_placeholder.setText("Corners from A (top left) to D (bottom right); the rest decoded in between.")
+        elif not state.filled(*SLOTS):
+            missing = ", ".join(n for n in SLOTS if not state.filled(n))
+            self.grid_placeholder.setText(f"Fill the four corner slots (missing: {missing}), then press Build grid.")
+        else:
+            self.grid_placeholder.setText("Press Build grid to decode the 5 x 5 sketches between A, B, C and D.")
         if not has_model:
             self.notice.setText("No model loaded: you can fill the slots, morphing needs a model.")
         elif not self.model.conditional:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSlider,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -38,10 +39,14 @@ class ReplayView(QWidget):
         self._empty = SketchView(self, placeholder="Nothing to replay yet.\nDraw, sample, open or reconstruct a sketch.")
         self._row.addWidget(self._empty)
 
-        self.play_button = QPushButton("P&lay", self)
+        icon = self.style().standardIcon
+        self._play_icon = icon(QStyle.StandardPixmap.SP_MediaPlay)
+        self._pause_icon = icon(QStyle.StandardPixmap.SP_MediaPause)
+        self.play_button = QPushButton(self._play_icon, "P&lay", self)
         self.play_button.setToolTip("Play or pause (Space)")
         self.play_button.clicked.connect(self.state.toggle)
-        self.restart_button = QPushButton("Rest&art", self)
+        self.restart_button = QPushButton(icon(QStyle.StandardPixmap.SP_MediaSkipBackward), "Rest&art", self)
+        self.restart_button.setToolTip("Replay from the first point")
         self.restart_button.clicked.connect(self._restart)
         self.scrub = QSlider(Qt.Orientation.Horizontal, self)
         self.scrub.setAccessibleName("Replay position")
@@ -107,7 +112,8 @@ class ReplayView(QWidget):
         self.play_button.setEnabled(bool(state.items))
         self.restart_button.setEnabled(bool(state.items))
         self.play_button.setText("Pa&use" if state.playing else "P&lay")
-        self.position_label.setText(f"point {shown} / {state.total}")
+        self.play_button.setIcon(self._pause_icon if state.playing else self._play_icon)
+        self.position_label.setText(f"point {shown} of {state.total}")
         if state.playing and not self._timer.isActive():
             self._clock.start()
             self._timer.start()

@@ -133,7 +133,7 @@ def _drop(widget, mime: QMimeData) -> None:
     """A drag entering ``widget`` and dropping at its centre, as Qt delivers a real drag and drop."""
     pos = QPointF(widget.width() / 2, widget.height() / 2)
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    enter = QDragEnterEvent(pos, *args)
+    enter = QDragEnterEvent(pos.toPoint(), *args)  # QPoint in Qt 6 (PySide6 6.12 also takes QPointF)
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted(), "the widget refused the drag"
     QApplication.sendEvent(widget, QDropEvent(pos, *args))

@@ -20,11 +20,14 @@ def test_every_change_is_autosaved_and_restored_in_a_new_window(make_window, ske
     draw_stroke(window.draw_view.canvas, zigzag(8, 60, 80))
     draw_stroke(window.draw_view.canvas, zigzag(8, 60, 160))
     autosave = sketchgen_home / AUTOSAVE_NAME
+    assert window.autosave.flush()  # written on a background thread, within milliseconds
     assert autosave.exists()
     saved = window.document.to_stroke3()
     window.undo_action.trigger()  # the autosave follows undo too
+    assert window.autosave.flush()
     assert len(Autosave(sketchgen_home).load().strokes) == 1
     window.redo_action.trigger()
+    assert window.autosave.flush()
     # A second window (the next start) gets the drawing back, and not as an undoable step.
     second = make_window()
     np.testing.assert_allclose(second.document.to_stroke3(), saved, atol=1e-4)
@@ -68,6 +71,7 @@ def test_drawing_survives_a_kill(sketchgen_home, tmp_path):
         for x in range(60, 200, 10):
             QTest.mouseMove(canvas, QPoint(x, 50 + (x % 20)))
         QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(200, 50))
+        window.autosave.flush()  # the background write, done within milliseconds of the stroke
         print("drawn", len(window.document), flush=True)
         time.sleep(60)
     """))
@@ -113,3 +117,25 @@ def test_temperature_controls_stay_in_sync(make_window):
     control.spin.setValue(1.2)
     assert control.slider.value() == 120 and window.morph_view.temperature == 1.2
     assert seen == [0.25, 1.2]
+
+
+def test_autosave_writes_in_the_background_and_keeps_only_the_newest(sketchgen_home):
+    autosave = Autosave(sketchgen_home)
+    drawings = [[Stroke(np.array([[0.0, 0.0], [float(i), 5.0]]), USER)] * (i % 3 + 1) for i in range(1, 40)]
+    for strokes in drawings:  # faster than any disk: older drawings are replaced, never queued
+        autosave.save(strokes)
+    assert autosave.flush()
+    restored = Autosave(sketchgen_home).load()
+    assert len(restored.strokes) == len(drawings[-1]) and restored.strokes[-1].points[-1, 0] == 39.0
+
+
+def test_autosave_failure_is_reported_once(make_window, qtbot, sketchgen_home):
+    window = make_window()
+    (sketchgen_home / AUTOSAVE_NAME).mkdir()  # the file cannot be replaced by a write now
+    draw_stroke(window.draw_view.canvas, zigzag(6))
+    qtbot.waitUntil(lambda: any(t == "Autosave failed" for t, _ in window.errors), timeout=5000)
+    draw_stroke(window.draw_view.canvas, zigzag(6, 60, 200))
+    window.autosave.flush()
+    qtbot.wait(50)
+    failures = [m for t, m in window.errors if t == "Autosave failed"]
+    assert len(failures) == 1 and AUTOSAVE_NAME in failures[0]

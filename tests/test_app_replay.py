@@ -34,6 +34,15 @@ def test_replay_of_the_drawing_plays_to_the_end(make_window, qtbot):
     # At the end every point of both strokes is painted.
     (view,) = window.replay_view._views
     assert sum(len(line.points) for line in view.lines()) == 20
+    # Frame by frame only the new segments were painted; the result matches painting the whole sketch at once.
+    from desktop._testsupport import dark_pixels
+    from desktop.painting import render_ink
+
+    view.grab()  # make sure the last frame is painted
+    whole = render_ink(view.lines(), view.ink_geometry(), view.line_width, [line.points for line in view.lines()])
+    assert view._ink is not None
+    grown, fresh = dark_pixels(view._ink), dark_pixels(whole)
+    assert fresh > 50 and abs(grown - fresh) <= 0.05 * fresh
 
 
 def test_pause_seek_and_partial_frames(make_window, qtbot):

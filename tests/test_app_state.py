@@ -144,3 +144,19 @@ def test_card_facts_of_an_exported_card():
     assert facts["Steps trained"] == "not recorded (checkpoint has no step counter)"
     assert facts["Kind"] == "decoder only"
     assert facts["License"] == "cat: CC BY 4.0 (Quick, Draw! dataset, Google)"
+
+
+def test_card_facts_group_split_losses_and_give_the_size():
+    """The exporter's flat losses ({"valid_L_R": ..}) read as one line per loss; the config gives the size."""
+    card = {
+        "datasets": [{"name": "aaron_sheep", "license": "CC BY-NC 4.0"}],
+        "losses": {"valid_L_R": 0.76126, "valid_L_KL": 0.6083, "test_L_R": 0.7441, "test_L_KL": 0.60793},
+        "steps_trained": 300,
+        "config": {"conditional": True, "enc_rnn_size": 256, "dec_rnn_size": 512, "z_size": 128, "num_mixture": 20},
+    }
+    facts = dict(card_facts(card))
+    assert facts["Losses"] == "L_R: valid 0.7613, test 0.7441\nL_KL: valid 0.6083, test 0.6079"
+    assert facts["Size"] == "encoder LSTM 256, decoder LSTM 512, z 128, 20 mixtures"
+    assert facts["Steps trained"] == "300"
+    card["losses"]["best_step"] = 300  # any other key: the plain layout, nothing dropped
+    assert "best_step 300" in dict(card_facts(card))["Losses"]
