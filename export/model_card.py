@@ -6,13 +6,14 @@ app shows ``datasets`` (with their licenses: a model trained on a data set is bo
 """
 from __future__ import annotations
 
-import hashlib
 import platform
 import re
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from sketchgen.fileio import sha256_file
 
 CARD_FILE = "model.json"
 FORMAT = "sketchgen-model"
@@ -73,16 +74,10 @@ def tool_versions() -> dict[str, str | None]:
     return versions
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_entries(folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
-    return {name: {"sha256": sha256_of(folder / name), "bytes": (folder / name).stat().st_size} for name in names}
+    return {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size} for name in names}
 
 
 def build_card(*, name: str, config: dict[str, Any], scale_factor: float, max_seq_len: int,

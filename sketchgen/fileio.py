@@ -1,4 +1,4 @@
-"""Atomic file writes.
+"""Atomic file writes, and file hashes.
 
 A crash, a full disk or an exception half-way through a write must never leave a file that looks complete, so every
 writer in SketchGen writes a temporary file in the target's folder (same file system) and renames it over the target
@@ -8,13 +8,14 @@ with ``os.replace`` only after everything was written and flushed to disk.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "sha256_file"]
 
 
 def _current_umask() -> int:
@@ -56,3 +57,12 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", encoding: str |
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks (data files and model graphs are checked by it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

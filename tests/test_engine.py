@@ -109,7 +109,7 @@ def test_altered_file(copy: Path) -> None:
 
 def test_wrong_input_names(copy: Path) -> None:
     """A graph whose input is called differently (checksum updated, so only the contract check can see it)."""
-    from export.model_card import sha256_of
+    from sketchgen.fileio import sha256_file
 
     proto = onnx.load(str(copy / "decoder_step.onnx"))
     old = proto.graph.input[0].name
@@ -117,7 +117,7 @@ def test_wrong_input_names(copy: Path) -> None:
     for node in proto.graph.node:
         node.input[:] = ["x_renamed" if i == old else i for i in node.input]
     onnx.save(proto, str(copy / "decoder_step.onnx"))
-    _rewrite_card(copy, lambda c: c["files"]["decoder_step.onnx"].update(sha256=sha256_of(copy / "decoder_step.onnx")))
+    _rewrite_card(copy, lambda c: c["files"]["decoder_step.onnx"].update(sha256=sha256_file(copy / "decoder_step.onnx")))
     with pytest.raises(ModelError, match=r"decoder_step\.onnx: has inputs .*x_renamed"):
         load_model(copy)
 

@@ -15,9 +15,10 @@ import onnxruntime as ort  # noqa: E402
 from test_export_tiny_models import TinySetup, batch5, sketch_set, tiny_hparams  # noqa: E402
 
 from export import parity  # noqa: E402
-from export.model_card import dataset_entry, sha256_of  # noqa: E402
+from export.model_card import dataset_entry  # noqa: E402
 from export.onnx_export import export_model  # noqa: E402
 from sketchgen.errors import SketchGenError  # noqa: E402
+from sketchgen.fileio import sha256_file  # noqa: E402
 from training.model import SketchRNN  # noqa: E402
 
 GRAPHS = ("encoder.onnx", "encoder_int8.onnx", "decoder_init.onnx", "decoder_step.onnx", "decoder_prime.onnx",
@@ -72,7 +73,7 @@ def test_folder_holds_every_graph_and_a_complete_card(folder: Path, trained: Tin
     assert set(card["export"]["tools"]) >= {"tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"}
     assert all(card["export"]["tools"][t] for t in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"))
     for name in GRAPHS:
-        assert card["files"][name]["sha256"] == sha256_of(folder / name)
+        assert card["files"][name]["sha256"] == sha256_file(folder / name)
     assert max(card["export"]["parity"]["max_abs_error"].values()) <= 1e-4
     assert card["export"]["real_sketches_checked"] is True
     int8 = card["precision"]["int8"]

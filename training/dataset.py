@@ -18,7 +18,6 @@ checkpoint, so a resumed run sees exactly the batches an uninterrupted run would
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sketchgen.fileio import sha256_file
 from sketchgen.datafiles import SPLITS, load_npz
 from sketchgen.errors import ConfigError, DataFileError
 from sketchgen.strokes import (augment_drop_points, augment_random_scale, clamp, filter_by_length, normalize,
@@ -65,12 +65,6 @@ def resolve_data_file(entry: str, data_dir: str | Path | None) -> Path:
     raise DataFileError(as_path, f"no such data file{hint}")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -147,7 +141,7 @@ def load_sketch_data(entries: Sequence[str], data_dir: str | Path | None, max_se
     for entry in entries:
         path = resolve_data_file(entry, data_dir)
         name = path.name
-        digest = file_sha256(path)
+        digest = sha256_file(path)
         if expected_sha256 and name in expected_sha256 and expected_sha256[name] != digest:
             raise DataFileError(path, "this file changed since the run started (sha256 differs from data.json); "
                                       "resuming on different data would not continue the same run")
