@@ -5,21 +5,24 @@
     python bench/sample_speed.py --model DIR     # any model folder (or name under assets/models/)
     python bench/sample_speed.py --random        # always the random default-size model
 
-Measured, each as the median of repeated calls on this machine, in one run:
+Measured in one run, each configuration in turn, in several interleaved rounds (a burst of background load then
+hits every column alike); a cell is the median over the rounds of each round's median call time:
 
 - one 250-step sketch at batch 1, end-of-sketch ignored (every call draws all 250 points);
 - nine continuations of one 30-point prefix in one batch, against one continuation (same call, n=1);
 - encoding one 250-point sketch;
 - ten interpolation frames decoded in one batch (250 steps each, end ignored: the worst case);
 - the baseline: the plain Python loop over decoder_step.onnx (the engine's ``sampler="loop"``), same calls;
-- int8's change of test-set L_R against fp32 where test sketches are at hand (on random weights the L_R values
-  themselves mean nothing; the difference still measures what the quantisation does to this network).
+- the engine's int8 sampler with 2 intra-op threads (the engine's default is 1);
+- int8's change of test-set L_R against fp32, as the export measured it on the model's test set (model.json).
 
-The CPU may be shared with other work; the load average before and after is printed with the table.
+The CPU may be shared with other work: the load average before and after is printed with the table. Close other
+work (or pause it) before quoting absolute numbers.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -38,18 +41,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 RESULTS = ROOT / "bench" / "results" / "sample_speed.md"
 SHEEP = ROOT.parent / "shared" / "data" / "sketch-rnn-datasets" / "aaron_sheep.npz"
 STEPS = 250
+METRICS = ("one", "cont1", "cont9", "encode", "interp")
+CONFIGS = {  # column key: (heading, load_model keyword arguments)
+    "int8": ("engine int8", dict(precision="int8", sampler="fused")),
+    "int8_t2": ("engine int8, 2 threads", dict(precision="int8", sampler="fused", intra_op_threads=2)),
+    "fp32": ("engine fp32", dict(precision="fp32", sampler="fused")),
+    "loop": ("baseline loop", dict(precision="fp32", sampler="loop")),
+    "loop_t2": ("baseline loop, 2 threads", dict(precision="fp32", sampler="loop", intra_op_threads=2)),
+}
 
 
-def median_ms(call: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[float, float]:
-    """(median, min) wall time of ``call`` in milliseconds."""
-    for _ in range(warmup):
+def call_times_ms(call: Callable[[], object], repeats: int, warmup_s: float = 0.15) -> list[float]:
+    """Wall times of ``repeats`` calls, after warm-up calls for at least ``warmup_s`` (caches, and a CPU that
+    idled or ran another configuration a moment ago)."""
+    started = time.perf_counter()
+    for done in range(1000):
         call()
+        if done >= 1 and time.perf_counter() - started >= warmup_s:
+            break
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1e3), float(np.min(times) * 1e3)
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
 
 
 def default_model_folder(work: Path, test_sketches: list[np.ndarray] | None, scale: float) -> Path:
@@ -89,47 +104,46 @@ def load_test_sketches(limit: int) -> tuple[list[np.ndarray] | None, float, list
     return None, 20.0, fake
 
 
-def measure(folder: Path, prompts: list[np.ndarray], repeats: int, threads: int) -> dict[str, dict[str, tuple]]:
+def measure(folder: Path, prompts: list[np.ndarray], repeats: int, rounds: int,
+            configs: list[str]) -> dict[str, dict[str, list[float]]]:
+    """{config: {metric: [per-round median ms]}}, the configurations interleaved round by round."""
     from sketchgen.engine import load_model
 
     engines = {}
-    for key, kwargs in (("int8", dict(precision="int8", sampler="fused", intra_op_threads=threads)),
-                        ("fp32", dict(precision="fp32", sampler="fused", intra_op_threads=threads)),
-                        ("loop", dict(precision="fp32", sampler="loop", intra_op_threads=threads)),
-                        ("loop2", dict(precision="fp32", sampler="loop", intra_op_threads=2))):
+    for key in configs:
         try:
-            engines[key] = load_model(folder, provider="cpu", **kwargs)
+            engines[key] = load_model(folder, provider="cpu", **CONFIGS[key][1])
         except Exception as exc:  # a folder without the int8 graphs
-            print(f"({key} sampler not available: {exc})")
+            print(f"({key} not available: {exc})")
     sketch = max(prompts, key=len)
     sketch250 = np.concatenate([sketch] * (STEPS // len(sketch) + 1))[:STEPS]
     prefix = sketch[:30]
     a, b = prompts[0], prompts[1]
-    rows: dict[str, dict[str, tuple]] = {k: {} for k in engines}
-    for key, m in engines.items():
-        loop = key.startswith("loop")
-        reps = max(3, repeats // 4) if loop else repeats
-        rows[key]["one"] = median_ms(lambda: m.sample(n=1, temperature=0.5, seed=1, max_len=STEPS,
-                                                      stop_at_end=False), reps)
-        rows[key]["cont1"] = median_ms(lambda: m.continue_(prefix, n=1, temperature=0.5, seed=1, max_len=STEPS,
-                                                           stop_at_end=False), reps)
-        rows[key]["cont9"] = median_ms(lambda: m.continue_(prefix, n=9, temperature=0.5, seed=1, max_len=STEPS,
-                                                           stop_at_end=False), reps)
-        rows[key]["interp"] = median_ms(lambda: m.interpolate(a, b, n=10, temperature=0.1, seed=1,
-                                                              stop_at_end=False), reps)
-        rows[key]["encode"] = median_ms(lambda: m.encode(sketch250), repeats)
+    calls = {
+        "one": lambda m: m.sample(n=1, temperature=0.5, seed=1, max_len=STEPS, stop_at_end=False),
+        "cont1": lambda m: m.continue_(prefix, n=1, temperature=0.5, seed=1, max_len=STEPS, stop_at_end=False),
+        "cont9": lambda m: m.continue_(prefix, n=9, temperature=0.5, seed=1, max_len=STEPS, stop_at_end=False),
+        "encode": lambda m: m.encode(sketch250),
+        "interp": lambda m: m.interpolate(a, b, n=10, temperature=0.1, seed=1, stop_at_end=False),
+    }
+    rows: dict[str, dict[str, list[float]]] = {k: {metric: [] for metric in METRICS} for k in engines}
+    for _ in range(rounds):
+        for key, m in engines.items():
+            time.sleep(0.2)  # the 2-thread sessions' worker threads spin for a while after a call: let them stop
+            reps = max(3, repeats // 4) if key.startswith("loop") else repeats
+            for metric in METRICS:
+                rows[key][metric].append(float(np.median(call_times_ms(lambda: calls[metric](m), reps))))
     return rows
 
 
 def precision_row(folder: Path) -> str:
-    import json
-
     card = json.loads((folder / "model.json").read_text())
     int8 = card.get("precision", {}).get("int8") or {}
     if "delta_nats" not in int8:
         return "not measured (no test sketches)"
+    layout = f", int8 weights: one scale per {'matrix' if int8.get('scales', 'tensor') == 'tensor' else 'column'}"
     return (f"{int8['delta_nats']:+.4f} nats (fp32 {int8['test_L_R_fp32']:.4f}, int8 {int8['test_L_R_int8']:.4f}, "
-            f"{int8['sketches']} test sketches)")
+            f"{int8['sketches']} test sketches{layout})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,11 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="a model folder or name (default: assets/models/sheep if "
                                                       "present, else the default-size model with random weights)")
     parser.add_argument("--random", action="store_true", help="use the default-size model with random weights")
-    parser.add_argument("--repeats", type=int, default=40)
-    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (engine default 1)")
+    parser.add_argument("--repeats", type=int, default=20, help="calls per measurement and round (loops: a quarter)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each cell is their median")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help=f"columns to measure ({', '.join(CONFIGS)})")
     parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--append", action="store_true", help="add this table to the results file (another model)")
+    parser.add_argument("--append", action="store_true", help="add this table to the results file (another run)")
     args = parser.parse_args(argv)
+    configs = [c for c in args.configs.split(",") if c]
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configs: {', '.join(unknown)}")
     load_before = os.getloadavg()
     test, scale, pixels = load_test_sketches(300)
     with tempfile.TemporaryDirectory() as work:
@@ -151,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             args.model = "sheep"
         if args.model and not args.random:
             folder = resolve_model_path(args.model)
-            card = __import__("json").loads((folder / "model.json").read_text())
+            card = json.loads((folder / "model.json").read_text())
             cfg = card["config"]
             what = (f"model {folder.name} (enc {cfg['enc_rnn_size']}, dec {cfg['dec_rnn_size']}, z {cfg['z_size']}, "
                     f"M {cfg['num_mixture']}, {card.get('steps_trained')} steps trained)")
@@ -160,61 +179,12 @@ def main(argv: list[str] | None = None) -> int:
             folder = default_model_folder(Path(work), test, scale)
             what = (f"default sketch-rnn size (enc 256, dec 512, z 128, M 20), random weights, exported in "
                     f"{time.perf_counter() - started:.0f} s")
-        rows = measure(folder, pixels, args.repeats, args.threads)
+        started = time.perf_counter()
+        rows = measure(folder, pixels, args.repeats, args.rounds, configs)
+        seconds = time.perf_counter() - started
         quality = precision_row(folder)
     load_after = os.getloadavg()
-
-    def cell(key: str, metric: str) -> str:
-        if metric not in rows.get(key, {}):
-            return "n/a"
-        med, low = rows[key][metric]
-        return f"{med:.2f} (min {low:.2f})"
-
-    def ratio(key: str) -> str:
-        if "cont9" not in rows.get(key, {}):
-            return "n/a"
-        return f"{rows[key]['cont9'][0] / rows[key]['cont1'][0]:.2f}x"
-
-    best = "int8" if "int8" in rows else "fp32"
-    checks = [
-        ("one 250-step sketch, batch 1 (ms)", "one", "<= 8 ms (aim 5)", rows[best]["one"][0] <= 8.0),
-        ("one continuation of a 30-point prefix, 250 steps (ms)", "cont1", "", None),
-        ("nine continuations in one batch (ms)", "cont9", "<= 2x one", rows[best]["cont9"][0]
-         <= 2 * rows[best]["cont1"][0]),
-        ("encode one 250-point sketch (ms)", "encode", "<= 4 ms", rows[best]["encode"][0] <= 4.0),
-        ("ten interpolation frames, one batch, 250 steps (ms)", "interp", "<= 30 ms", rows[best]["interp"][0] <= 30.0),
-    ]
-    lines = [
-        "# Sampling speed",
-        "",
-        f"{what}; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, ONNX Runtime "
-        f"{__import__('onnxruntime').__version__}, {args.threads} intra-op thread(s); "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
-        f"Load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f} (the CPU may be shared: compare "
-        "columns of one run, not runs).",
-        "",
-        "Median of repeated calls (min in brackets), milliseconds, end-of-sketch ignored so every call draws all "
-        "its steps. int8 and fp32 are the engine's fused sampler (the whole loop in one ONNX Loop); the baseline is "
-        "the plain Python loop over decoder_step.onnx.",
-        "",
-        "| measurement | engine int8 | engine fp32 | baseline loop | baseline loop, 2 threads | target "
-        "| int8 meets it |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for label, metric, target, ok in checks:
-        lines.append(f"| {label} | {cell('int8', metric)} | {cell('fp32', metric)} | {cell('loop', metric)} | "
-                     f"{cell('loop2', metric)} | {target} | {'' if ok is None else ('yes' if ok else 'NO')} |")
-    lines.append(f"| nine / one continuation | {ratio('int8')} | {ratio('fp32')} | {ratio('loop')} | {ratio('loop2')} "
-                 "| <= 2x | |")
-    if "int8" in rows and "loop" in rows:
-        lines.append(f"| one sketch: speed-up over the baseline loop | "
-                     f"{rows['loop']['one'][0] / rows['int8']['one'][0]:.1f}x | "
-                     f"{rows['loop']['one'][0] / rows['fp32']['one'][0]:.1f}x | 1x | "
-                     f"{rows['loop']['one'][0] / rows['loop2']['one'][0]:.1f}x | | |")
-    lines.append(f"| int8 change of test-set L_R vs fp32 | {quality} | | | | <= 0.01 nats | |")
-    lines += ["", "Encoding: the int8 column uses encoder_int8.onnx (one DynamicQuantizeLSTM op), the others "
-              "encoder.onnx (two native ONNX LSTM ops, fp32)."]
-    text = "\n".join(lines) + "\n"
+    text = render(rows, what, quality, load_before, load_after, args.rounds, seconds)
     print(text)
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -222,9 +192,75 @@ def main(argv: list[str] | None = None) -> int:
 
         previous = RESULTS.read_text(encoding="utf-8") + "\n" if args.append and RESULTS.is_file() else ""
         with atomic_write(RESULTS, "w") as fh:
-            fh.write(previous + (text.replace("# Sampling speed", "## Another model", 1) if previous else text))
+            fh.write(previous + (text.replace("# Sampling speed", "## Another run", 1) if previous else text))
         print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
+
+
+def render(rows: dict[str, dict[str, list[float]]], what: str, quality: str, load_before: tuple[float, ...],
+           load_after: tuple[float, ...], rounds: int, seconds: float) -> str:
+    def med(key: str, metric: str) -> float | None:
+        values = rows.get(key, {}).get(metric)
+        return float(np.median(values)) if values else None
+
+    def cell(key: str, metric: str) -> str:
+        values = rows.get(key, {}).get(metric)
+        if not values:
+            return "n/a"
+        spread = f" ({min(values):.2f}-{max(values):.2f})" if len(values) > 1 else ""
+        return f"{np.median(values):.2f}{spread}"
+
+    def ratio(key: str) -> str:
+        one, nine = med(key, "cont1"), med(key, "cont9")
+        return "n/a" if one is None or nine is None else f"{nine / one:.2f}x"
+
+    best = "int8" if "int8" in rows else "fp32"
+    verdict = {
+        "one": med(best, "one") is not None and med(best, "one") <= 8.0,
+        "cont9": (med(best, "cont9") or 1e9) <= 2 * (med(best, "cont1") or 0),
+        "encode": (med(best, "encode") or 1e9) <= 4.0,
+        "interp": (med(best, "interp") or 1e9) <= 30.0,
+    }
+    checks = [
+        ("one 250-step sketch, batch 1 (ms)", "one", "<= 8 ms (aim 5)"),
+        ("one continuation of a 30-point prefix, 250 steps (ms)", "cont1", ""),
+        ("nine continuations in one batch (ms)", "cont9", "<= 2x one"),
+        ("encode one 250-point sketch (ms)", "encode", "<= 4 ms"),
+        ("ten interpolation frames, one batch, 250 steps (ms)", "interp", "<= 30 ms"),
+    ]
+    keys = [k for k in CONFIGS if k in rows]
+    lines = [
+        "# Sampling speed",
+        "",
+        f"{what}; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, ONNX Runtime "
+        f"{__import__('onnxruntime').__version__}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        f"Load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f}; {rounds} interleaved rounds "
+        f"in {seconds:.0f} s.",
+        "",
+        "Milliseconds per call: the median over the rounds of each round's median (the range of the round medians "
+        "in brackets), end-of-sketch ignored so every call draws all its steps. int8 and fp32 are the engine's "
+        "fused sampler (the whole loop in one ONNX Loop; 1 intra-op thread unless the heading says 2); the "
+        "baseline is the plain Python loop over decoder_step.onnx.",
+        "",
+        "| measurement | " + " | ".join(CONFIGS[k][0] for k in keys) + " | target | int8 meets it |",
+        "|---|" + "---|" * len(keys) + "---|---|",
+    ]
+    for label, metric, target in checks:
+        ok = verdict.get(metric)
+        lines.append(f"| {label} | " + " | ".join(cell(k, metric) for k in keys) +
+                     f" | {target} | {'' if ok is None else ('yes' if ok else 'NO')} |")
+    lines.append("| nine / one continuation | " + " | ".join(ratio(k) for k in keys) + " | <= 2x | |")
+    lines.append("| one sketch: microseconds per decoder step | " +
+                 " | ".join(f"{med(k, 'one') * 1e3 / STEPS:.0f}" if med(k, "one") else "n/a" for k in keys) + " | | |")
+    if "loop" in rows:
+        lines.append("| one sketch: speed-up over the baseline loop | " +
+                     " | ".join(f"{med('loop', 'one') / med(k, 'one'):.1f}x" for k in keys) + " | | |")
+    lines.append(f"| int8 change of test-set L_R vs fp32 (measured by the export) | {quality} | " +
+                 " | " * (len(keys) - 1) + "<= 0.01 nats | |")
+    lines += ["", "Encoding: the int8 columns use encoder_int8.onnx (one DynamicQuantizeLSTM op), the others "
+              "encoder.onnx (two native ONNX LSTM ops, fp32). A continuation also primes the decoder with the prefix "
+              "(decoder_prime.onnx, fp32, once per prefix whatever n)."]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -210,13 +210,24 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
     weights = DecoderWeights.from_model(model)
     protos[runtime.DECODER_PRIME] = build_prime(weights)
     protos[runtime.DECODER_SAMPLE] = build_sampler(weights, "fp32")
-    if int8:
-        protos[runtime.DECODER_SAMPLE_INT8] = build_sampler(weights, "int8")
     encoder_twin = None
     if int8 and hp.conditional and native:  # a plain-LSTM encoder also gets an int8 one-op twin
         encoder_weights = EncoderWeights.from_model(model)
         protos[runtime.ENCODER_INT8] = build_encoder(encoder_weights, "int8")
         encoder_twin = parity.session(build_encoder(encoder_weights, "fp32"))
+    # int8: the test-set L_R decides first which int8 weight layout the sampler gets (or whether none ships)
+    precision_info: dict[str, Any] = {"default": "fp32"}
+    int8_scales = "tensor"
+    if int8:
+        precision_info["int8"] = int8_info = _int8_precision(protos, weights, real_sketches, max_seq_len, hp)
+        int8_scales = int8_info.get("scales", int8_scales)
+        if int8_info.get("files"):
+            protos[runtime.DECODER_SAMPLE_INT8] = build_sampler(weights, "int8", scales=int8_scales)
+        else:
+            protos.pop(runtime.ENCODER_INT8, None)
+            encoder_twin = None
+        if int8_info.get("verified"):
+            precision_info["default"] = "int8"
 
     structure = {name_: parity.check_structure(p, name_, native_lstm=(name_ == runtime.ENCODER and native))
                  for name_, p in protos.items()}
@@ -236,40 +247,10 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
     real = parity.pick_real(real_sketches)
     if real:
         cases.append(parity.real_strokes(real))
-    int8_step = parity.session(build_step(weights, "int8")) if int8 else None
+    int8_step = (parity.session(build_step(weights, "int8", scales=int8_scales))
+                 if runtime.DECODER_SAMPLE_INT8 in protos else None)
     report = parity.check_all(parity.TFReference(model), sessions, int8_step, cases, hp.z_size, hp.dec_rnn_size,
                               hp.num_mixture, max_seq_len, seed=hp.seed, encoder_twin=encoder_twin)
-
-    precision_info: dict[str, Any] = {"default": "fp32"}
-    if int8:
-        int8_files = [f for f in (runtime.ENCODER_INT8, runtime.DECODER_SAMPLE_INT8) if f in protos]
-        int8_info: dict[str, Any] = {
-            "files": int8_files,
-            "weights": "decoder: int8 per output column (recurrent kernel, output head), h quantised per step "
-                       "(uint8, dynamic); encoder: ONNX Runtime DynamicQuantizeLSTM (int8 weights per gate column)"}
-        if real_sketches and any(len(s) <= max_seq_len for s in real_sketches):
-            test = [s for s in real_sketches if len(s) <= max_seq_len][:PRECISION_SKETCHES]
-            measure = {"decoder_init": sessions[runtime.DECODER_INIT],
-                       "decoder_step": parity.session(build_step(weights, "fp32"))}
-            if hp.conditional:
-                measure["encoder"] = sessions[runtime.ENCODER]
-            replacements = {"decoder_step": int8_step}
-            if runtime.ENCODER_INT8 in protos:
-                replacements["encoder"] = parity.session(protos[runtime.ENCODER_INT8])
-            int8_info.update(precision.compare_precisions(measure, replacements, test, max_seq_len, hp.conditional,
-                                                          seed=hp.seed))
-            if not int8_info["verified"]:
-                for name_ in int8_files:  # not good enough to ship
-                    del protos[name_]
-                int8_info["files"] = []
-                int8_info["note"] = (f"int8 changed test-set L_R by {int8_info['delta_nats']:+.4f} nats (more than "
-                                     f"{precision.TOLERANCE_NATS}); the int8 graphs were not written")
-        else:
-            int8_info.update(verified=False, note="not measured: no test sketches were given to the export; the "
-                                                  "engine uses it only when asked (precision='int8')")
-        precision_info["int8"] = int8_info
-        if int8_info.get("verified"):
-            precision_info["default"] = "int8"
 
     datasets = [d if isinstance(d, dict) else model_card.dataset_entry(d) for d in (data_sets or hp.data_set)]
     training = dict(training or {})
@@ -313,6 +294,37 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _int8_precision(protos: dict[str, Any], weights: DecoderWeights, real_sketches: Sequence[np.ndarray] | None,
+                    max_seq_len: int, hp) -> dict[str, Any]:
+    """Measure int8's test-set L_R against fp32 (export/precision.py) and pick the int8 sampler's weight layout:
+    the fastest one within precision.TOLERANCE_NATS. "files" lists the int8 graphs to write: none when no layout is
+    good enough; both, but unverified (the engine then uses fp32 unless asked), without test sketches."""
+    files = [runtime.ENCODER_INT8] * (runtime.ENCODER_INT8 in protos) + [runtime.DECODER_SAMPLE_INT8]
+    info: dict[str, Any] = {
+        "files": files,
+        "weights": "decoder sampler: int8 weights (one scale for the whole matrix, or one per output column: "
+                   "'scales'), h quantised with a fixed scale (uint8, 1/127), ONNX Runtime QGemm; encoder: ONNX "
+                   "Runtime DynamicQuantizeLSTM (int8 weights per gate column)"}
+    if not real_sketches or not any(len(s) <= max_seq_len for s in real_sketches):
+        info.update(scales="tensor", verified=False, note="not measured: no test sketches were given to the export; "
+                                                          "the engine uses it only when asked (precision='int8')")
+        return info
+    test = [s for s in real_sketches if len(s) <= max_seq_len][:PRECISION_SKETCHES]
+    measure = {"decoder_init": parity.session(protos[runtime.DECODER_INIT]),
+               "decoder_step": parity.session(build_step(weights, "fp32"))}
+    if hp.conditional:
+        measure["encoder"] = parity.session(protos[runtime.ENCODER])
+    encoder_int8 = parity.session(protos[runtime.ENCODER_INT8]) if runtime.ENCODER_INT8 in protos else None
+    info.update(precision.choose_int8_layout(
+        measure, encoder_int8, lambda scales: parity.session(build_step(weights, "int8", scales=scales)), test,
+        max_seq_len, hp.conditional, seed=hp.seed))
+    if not info["verified"]:
+        info["files"] = []
+        info["note"] = (f"int8 changed test-set L_R by {info['delta_nats']:+.4f} nats (more than "
+                        f"{precision.TOLERANCE_NATS}) with every weight layout; the int8 graphs were not written")
+    return info
 
 
 def _umask() -> int:

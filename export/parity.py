@@ -2,8 +2,9 @@
 
 Each graph runs in ONNX Runtime on random inputs and on real sketches (when the data is at hand) and must match
 TensorFlow within 1e-4 max abs. The fused samplers are checked against the plain Python sampling loop fed with
-the same noise (fp32: the loop runs the TensorFlow decoder step; int8: the loop runs the int8 step graph, so the
-int8 loop logic is checked exactly and its arithmetic is judged separately by test-set L_R, see precision.py).
+the same noise (fp32: the loop runs the TensorFlow decoder step; int8: the loop runs the int8 step graph, each step
+from the fused sampler's previous point, so the int8 loop logic is checked exactly and its arithmetic is judged
+separately by test-set L_R, see precision.py).
 """
 from __future__ import annotations
 
@@ -281,9 +282,11 @@ def check_all(tf_ref: TFReference, sessions: dict[str, Any], int8_step, cases: l
         if int8_step is not None:
             def int8(x_, z_, h_, c_):
                 return _run(int8_step, {"x": x_, "h": h_, "c": c_, **({"z": z_} if cond else {})})
-            offsets, pens = reference_loop(int8, x0, init["h"], init["c"], zb, noise, stop_at_end=False)
-            compare(report, "decoder_sample_int8.onnx", case + " (vs the int8 step in a Python loop)",
-                    _run(sessions["decoder_sample_int8.onnx"], feeds), {"offsets": offsets, "pens": pens})
+            fused = _run(sessions["decoder_sample_int8.onnx"], feeds)
+            offsets, pens = reference_loop(int8, x0, init["h"], init["c"], zb, noise, stop_at_end=False,
+                                           follow=(fused["offsets"], fused["pens"]))
+            compare(report, "decoder_sample_int8.onnx", case + " (each step vs the int8 step graph from the "
+                    "same point)", fused, {"offsets": offsets, "pens": pens})
     # one sampled step from random states, many rows (the sampling arithmetic itself)
     noise = draw_noise(rng, 1, np.full(n, 0.9), num_mixture)
     logits, angle = noise.graph_inputs()

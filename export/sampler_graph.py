@@ -3,7 +3,9 @@ single decoder step in the same arithmetic (fp32 or int8).
 
 Why: one ONNX Runtime call costs ~25 us and one decoder step ~20-60 us, so a 250-step sketch drawn by a Python
 loop over ``decoder_step.onnx`` spends most of its time crossing into ONNX Runtime. ``decoder_sample.onnx`` runs
-the whole loop (LSTM step, mixture head, sampling, end-of-sketch test) inside one ONNX ``Loop``.
+the whole loop (LSTM step, mixture head, sampling, end-of-sketch test) inside one ONNX ``Loop``. Inside it, every
+op costs ~0.3-1 us of ONNX Runtime overhead besides its arithmetic, so the step is built from as few ops as the
+arithmetic allows (26 per step, one matrix product; see :func:`build_sampler`).
 
 Sampling uses noise drawn by the caller, so it is seeded and exactly reproducible, and a plain Python loop over
 the step graph with the same noise gives the same sketch:
@@ -19,12 +21,13 @@ the step graph with the same noise gives the same sketch:
 The caller passes the noise as two tensors (see :func:`noise_layout` and ``sketchgen.engine.sampling``):
 ``noise_logits [T, B, K, 8]`` is added to the head's output laid out as ``[B, K, 8]`` (per component: pi logit,
 pen logit, mu_x, mu_y, log sigma_x, log sigma_y, 0, rho logit; K = max(M, 3), pen logits live in the first 3
-rows, unused rows have logit -1e9) and carries ``tau * g`` in columns 0-1 and ``ln(sqrt(tau) R)`` in columns 4-5;
-``noise_angle [T, B, 2]`` holds ``(a + pi / 2, a)``.
+rows, the graph gives unused rows the logit -1e9) and carries ``tau * g`` in columns 0-1 and ``ln(sqrt(tau) R)``
+in columns 4-5; ``noise_angle [T, B, 2]`` holds ``(a + pi / 2, a)``.
 
-int8: the two weight matrices read every step (recurrent kernel and output head) are stored as int8 with one
-scale per output column; h is quantised once per step (ONNX Runtime's dynamic uint8 quantisation) and that one
-quantised h feeds both matrix products. Everything else stays fp32.
+int8: the one weight matrix read every step (recurrent kernel and output head side by side) is int8 with one
+scale for the whole matrix (ONNX Runtime's fast ``QGemm`` path) or, where the export's test-set L_R check asks
+for it, one scale per output column; h, always in (-1, 1), is quantised with a fixed scale (1/127). Everything
+else stays fp32.
 """
 from __future__ import annotations
 
@@ -37,9 +40,14 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 17
 MS_DOMAIN = "com.microsoft"
 PRECISIONS = ("fp32", "int8")
+INT8_SCALES = ("tensor", "column")  # int8 weights: one scale (QGemm's fast path) or one per output column
 LOGIT_PAD = -1e9        # logit of the padding rows of the [K, 8] head layout: never chosen
 HEAD_COLUMNS = 8        # pi, pen, mu_x, mu_y, log sigma_x, log sigma_y, zero, rho logit
 LN_EPSILON = 1e-3       # training.cells.SketchLSTMCell._norm
+H_SCALE = 1.0 / 127.0   # int8: fixed quantisation of h in (-1, 1) to uint8 (zero point 128)
+H_ZERO = 128
+UNROLL = 10             # decoder steps per iteration of the sampler's Loop
+BIAS_UNITS = 2.0 ** 30  # int8: |bias| in QGemm accumulator units saturates here (int32 sums stay in range)
 
 
 @dataclass
@@ -129,14 +137,6 @@ def _ifco_to_ifog(array: np.ndarray) -> np.ndarray:
     return np.concatenate([i, f, o, c], axis=-1)
 
 
-def quantize_columns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 with one scale per output column (the layout MatMulIntegerToFloat reads)."""
-    scale = np.abs(matrix).max(axis=0) / 127.0
-    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    q = np.clip(np.round(matrix / scale), -127, 127).astype(np.int8)
-    return q, scale
-
-
 @dataclass
 class _Prepared:
     """Weights rearranged for the graphs (gate order i, f, o, g; head in the [K, 8] layout)."""
@@ -150,7 +150,18 @@ class _Prepared:
     ln_beta: np.ndarray | None   # [4, H] (forget row + 1.0)
     ln_c: tuple[np.ndarray, np.ndarray] | None
     head_w: np.ndarray     # [H, K * 8]
-    head_b: np.ndarray     # [K * 8]
+    head_b: np.ndarray     # [K * 8] (0 in the padding rows: their LOGIT_PAD comes from head_pad)
+    head_pad: np.ndarray   # [K, 8] LOGIT_PAD where a row is padding (pi rows >= M, pen rows >= 3), else 0
+
+    @property
+    def step_w(self) -> np.ndarray:
+        """[H, 4H + 8K]: the recurrent kernel and the output head side by side (one product per step)."""
+        return np.concatenate([self.recurrent, self.head_w], axis=1)
+
+    @property
+    def step_bias(self) -> np.ndarray:
+        """[4H + 8K]: the gate bias and the head's bias (the z share of the gates is added per call)."""
+        return np.concatenate([self.bias, self.head_b])
 
 
 def _prepare(w: DecoderWeights) -> _Prepared:
@@ -167,53 +178,86 @@ def _prepare(w: DecoderWeights) -> _Prepared:
         ln_c = (g[4].copy(), b[4].copy())
     head_w = np.zeros((h, k, HEAD_COLUMNS), np.float32)
     head_b = np.zeros((k, HEAD_COLUMNS), np.float32)
+    head_pad = np.zeros((k, HEAD_COLUMNS), np.float32)
     ow, ob = w.out_kernel.astype(np.float32), w.out_bias.astype(np.float32)
 
     def block(j: int) -> slice:  # pi, mu_x, mu_y, log s_x, log s_y, corr
         return slice(3 + j * m, 3 + (j + 1) * m)
 
-    head_w[:, :m, 0], head_b[:m, 0], head_b[m:, 0] = ow[:, block(0)], ob[block(0)], LOGIT_PAD
-    head_w[:, :3, 1], head_b[:3, 1], head_b[3:, 1] = ow[:, 0:3], ob[0:3], LOGIT_PAD
+    head_w[:, :m, 0], head_b[:m, 0], head_pad[m:, 0] = ow[:, block(0)], ob[block(0)], LOGIT_PAD
+    head_w[:, :3, 1], head_b[:3, 1], head_pad[3:, 1] = ow[:, 0:3], ob[0:3], LOGIT_PAD
     for j, column in ((1, 2), (2, 3), (3, 4), (4, 5), (5, 7)):
         head_w[:, :m, column], head_b[:m, column] = ow[:, block(j)], ob[block(j)]
     return _Prepared(w_xy=kernel[0:2], w_pen=kernel[2:5], w_z=kernel[5:] if w.conditional else None, bias=bias,
                      recurrent=recurrent, ln_gamma=gamma, ln_beta=beta, ln_c=ln_c,
-                     head_w=head_w.reshape(h, k * HEAD_COLUMNS), head_b=head_b.reshape(k * HEAD_COLUMNS))
+                     head_w=head_w.reshape(h, k * HEAD_COLUMNS), head_b=head_b.reshape(k * HEAD_COLUMNS),
+                     head_pad=head_pad)
+
+
+def quantize_int8(matrix: np.ndarray, per_column: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 weights and their scale: one for the whole matrix (ONNX Runtime's QGemm runs this ~4 us per
+    step faster), or one per output column (finer for columns whose range is much smaller than the largest)."""
+    top = np.abs(matrix).max(axis=0) if per_column else np.array(np.abs(matrix).max())
+    scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
+    return np.clip(np.round(matrix / scale), -127, 127).astype(np.int8), scale
 
 
 class _Weights:
     """Initializer names of the prepared weights, each added to the model the first time a graph uses it (in the
     precision the model asks for), so no model carries a weight it never reads."""
 
-    def __init__(self, b: _Builder, p: _Prepared, precision: str):
+    def __init__(self, b: _Builder, p: _Prepared, precision: str, scales: str = "tensor"):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if scales not in INT8_SCALES:
+            raise ValueError(f"scales must be one of {INT8_SCALES}, got {scales!r}")
         self.precision = precision
+        self.scales = scales
         self.units = p.recurrent.shape[0]
         self.layer_norm = p.ln_gamma is not None
         self._b, self._p, self._names = b, p, {}
+        self._quantized: tuple[np.ndarray, np.ndarray] | None = None
 
     def _const(self, key: str, make) -> str:
         if key not in self._names:
             self._names[key] = self._b.const(key, make())
         return self._names[key]
 
+    def quantized(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._quantized is None:
+            self._quantized = quantize_int8(self._p.step_w, per_column=self.scales == "column")
+        return self._quantized
+
+    def _unit(self) -> np.float32:
+        """What one unit of the int8 product's int32 sum is worth: h's scale times the weights' (single) scale."""
+        return np.float32(np.float32(H_SCALE) * self.quantized()[1])
+
     def __getattr__(self, key: str) -> str:
         if key.startswith("_"):
             raise AttributeError(key)
         p, h = self._p, self.units
+        n_head = p.head_w.shape[1]
         makers = {
-            "w_xy": lambda: p.w_xy,
-            "w_pen": lambda: p.w_pen,
-            "w_z": lambda: p.w_z,
-            "bias": lambda: p.bias,
-            "head_b": lambda: p.head_b,
+            "w_x": lambda: np.concatenate([p.w_xy, p.w_pen]),                       # [5, 4H]
+            "w_x_ifo": lambda: np.concatenate([p.w_xy, p.w_pen])[:, :3 * h],
+            "w_x_g": lambda: np.concatenate([p.w_xy, p.w_pen])[:, 3 * h:],
             "recurrent": lambda: p.recurrent,
-            "head_w": lambda: p.head_w,
-            "recurrent_q": lambda: quantize_columns(p.recurrent)[0],
-            "recurrent_scale": lambda: quantize_columns(p.recurrent)[1],
-            "head_q": lambda: quantize_columns(p.head_w)[0],
-            "head_scale": lambda: quantize_columns(p.head_w)[1],
+            "w_z_step": lambda: np.concatenate([p.w_z, np.zeros((p.w_z.shape[0], n_head), np.float32)], axis=1),
+            "step_bias": lambda: p.step_bias,
+            "step_bias_q": lambda: np.round(np.clip(p.step_bias / self._unit(), -BIAS_UNITS,
+                                                    BIAS_UNITS)).astype(np.int32),
+            "accumulator_scale": lambda: np.array(self._unit(), np.float32),
+            "bias_units_low": lambda: np.array(-BIAS_UNITS, np.float32),
+            "bias_units_high": lambda: np.array(BIAS_UNITS, np.float32),
+            "head_pad": lambda: p.head_pad,
+            "step_w": lambda: p.step_w,
+            "step_q": lambda: self.quantized()[0],
+            "step_scale": lambda: self.quantized()[1],
+            "w_zero": lambda: np.zeros(self.quantized()[1].shape, np.int8),
+            "h_scale": lambda: np.array(H_SCALE, np.float32),
+            "h_zero": lambda: np.array(H_ZERO, np.uint8),
+            "pen_eye": lambda: np.eye(3, dtype=np.float32),
+            "split_step": lambda: np.array([4 * h, n_head] if self.layer_norm else [3 * h, h, n_head], np.int64),
             "ln_ones": lambda: np.ones(h, np.float32),
             "ln_zeros": lambda: np.zeros(h, np.float32),
             "ln_gamma": lambda: p.ln_gamma,
@@ -230,42 +274,76 @@ class _Weights:
         return self._const(key, makers[key])
 
 
-class _HState:
-    """h as the step needs it: fp32, or (for int8) quantised once and shared by both matrix products."""
-
-    def __init__(self, h: str | None = None, q: tuple[str, str, str] | None = None):
-        self.h, self.q = h, q
-
-
-def _quantize_h(b: _Builder, h: str) -> tuple[str, str, str]:
-    q, scale, zero = b.op("DynamicQuantizeLinear", [h], 3)
-    return q, scale, zero
+def _in_accumulator_units(wts: _Weights) -> bool:
+    """int8 with one weight scale: the step product's bias goes into QGemm's int32 bias input (free); one scale per
+    column would make a unit too small for a bias in some columns, so that layout adds the bias after (one op)."""
+    return wts.precision == "int8" and wts.scales == "tensor"
 
 
-def _matmul(b: _Builder, wts: _Weights, hs: _HState, which: str, bias: str | None = None) -> str:
-    """h @ W for W = recurrent kernel or output head, in the model's precision."""
+def _call_bias(b: _Builder, wts: _Weights, conditional: bool) -> str:
+    """The bias of the step product for this call, [B, 4H + 8K] (or [4H + 8K] without z): z's share of the gates
+    plus the gate bias, then the head's bias. Computed once per call, so no step adds it. In QGemm's int32
+    accumulator units where :func:`_in_accumulator_units` (a rounding of at most half a unit, ~2e-5 for the sheep
+    model; values beyond +-2^30 units, far past any sane bias, saturate instead of wrapping around)."""
+    if not conditional:
+        return wts.step_bias_q if _in_accumulator_units(wts) else wts.step_bias
+    bias = b.op1("Gemm", ["z", wts.w_z_step, wts.step_bias])
+    if not _in_accumulator_units(wts):
+        return bias
+    units = b.op1("Clip", [b.op1("Div", [bias, wts.accumulator_scale]), wts.bias_units_low, wts.bias_units_high])
+    return b.op1("Cast", [b.op1("Round", [units])], to=TensorProto.INT32)
+
+
+def _step_matmul(b: _Builder, wts: _Weights, h: str, bias: str) -> tuple[list[str], str]:
+    """(h @ R + gate bias, h @ W_head + head bias) as ONE matrix product with [R | W_head], split after; the
+    recurrent share comes as [i f o | g] columns (plain LSTM) or all four gates (layer norm): see :func:`_pre`.
+
+    int8: h lies in (-1, 1) (o * tanh(.)), so it is quantised with a FIXED scale (1/127, zero point 128: no
+    min/max search per step); ONNX Runtime's ``QGemm`` multiplies it by the int8 weights (one scale for the whole
+    matrix: its fast path; one scale per column costs ~4 us more per step), adds the per-call bias and returns
+    floats, one op (per-column scales: plus an Add for the bias). On the 2-core CI CPU, 512 x 2208: ~15 us,
+    against ~22 us for the dynamic quantisation + ``MatMulIntegerToFloat`` it replaces and ~150 us for fp32
+    (4.5 MB that do not fit the 2 MB L2)."""
     if wts.precision == "fp32":
-        weight = wts.recurrent if which == "recurrent" else wts.head_w
-        if bias is not None:
-            return b.op1("Gemm", [hs.h, weight, bias])
-        return b.op1("MatMul", [hs.h, weight])
-    weight, scale = ((wts.recurrent_q, wts.recurrent_scale) if which == "recurrent" else (wts.head_q, wts.head_scale))
-    q, q_scale, q_zero = hs.q
-    inputs = [q, weight, q_scale, scale, q_zero, ""] + ([bias] if bias is not None else [])
-    return b.op1("MatMulIntegerToFloat", inputs, domain=MS_DOMAIN)
+        y = b.op1("Gemm", [h, wts.step_w, bias])
+    else:
+        hq = b.op1("QuantizeLinear", [h, wts.h_scale, wts.h_zero])
+        product = [hq, wts.h_scale, wts.h_zero, wts.step_q, wts.step_scale, wts.w_zero]
+        if _in_accumulator_units(wts):
+            y = b.op1("QGemm", product + [bias], domain=MS_DOMAIN)
+        else:
+            y = b.op1("Add", [b.op1("QGemm", product, domain=MS_DOMAIN), bias])
+    *rec, head = b.op("Split", [y, wts.split_step], 2 if wts.layer_norm else 3, axis=1)
+    return rec, head
 
 
-def _cell(b: _Builder, wts: _Weights, gates: str, c: str, c_out: str | None = None,
-          h_out: str | None = None) -> tuple[str, str]:
-    """LSTM cell from gate pre-activations [B, 4H] in order i, f, o, g -> (h_new, c_new)."""
+def _pre(b: _Builder, wts: _Weights, x: str, rec: list[str], outputs: list[str] | None = None) -> list[str]:
+    """What the cell reads, from a stroke-5 row x [B, 5] and the recurrent share (which carries the biases).
+
+    Plain LSTM: the activated gates [sigmoid(i f o), tanh(g)], each ONE ``FusedGemm`` (x @ W_x + rec, then the
+    activation: one op instead of Gemm, Split, Sigmoid, Tanh). Layer norm (normalised before the activations):
+    the pre-activations [B, 4H] from one Gemm. The sampler and the step graph run the same ops on the same
+    operands, so both agree to the last bit (this matters for int8: a 1-ulp difference can move h across a
+    quantisation level)."""
+    outputs = outputs or [None] * len(rec)
     if wts.layer_norm:
-        g3 = b.op1("Reshape", [gates, wts.gates_3d])
+        return [b.op1("Gemm", [x, wts.w_x, rec[0]], output=outputs[0])]
+    return [b.op1("FusedGemm", [x, wts.w_x_ifo, rec[0]], output=outputs[0], domain=MS_DOMAIN, activation="Sigmoid"),
+            b.op1("FusedGemm", [x, wts.w_x_g, rec[1]], output=outputs[1], domain=MS_DOMAIN, activation="Tanh")]
+
+
+def _cell(b: _Builder, wts: _Weights, pre: list[str], c: str, c_out: str | None = None,
+          h_out: str | None = None) -> tuple[str, str]:
+    """LSTM cell from what :func:`_pre` gives (gate order i, f, o, g) -> (h_new, c_new)."""
+    if wts.layer_norm:
+        g3 = b.op1("Reshape", [pre[0], wts.gates_3d])
         normed = b.op1("LayerNormalization", [g3, wts.ln_ones, wts.ln_zeros], axis=-1, epsilon=LN_EPSILON)
         scaled = b.op1("Add", [b.op1("Mul", [normed, wts.ln_gamma]), wts.ln_beta])
         gates = b.op1("Reshape", [scaled, wts.gates_2d])
-    ifo_pre, g_pre = b.op("Split", [gates, wts.split_gates], 2, axis=1)
-    ifo = b.op1("Sigmoid", [ifo_pre])
-    g = b.op1("Tanh", [g_pre])
+        ifo_pre, g_pre = b.op("Split", [gates, wts.split_gates], 2, axis=1)
+        ifo, g = b.op1("Sigmoid", [ifo_pre]), b.op1("Tanh", [g_pre])
+    else:
+        ifo, g = pre
     i, f, o = b.op("Split", [ifo, wts.split_ifo], 3, axis=1)
     c_new = b.op1("Add", [b.op1("Mul", [f, c]), b.op1("Mul", [i, g])], output=c_out)
     c_read = c_new
@@ -275,9 +353,14 @@ def _cell(b: _Builder, wts: _Weights, gates: str, c: str, c_out: str | None = No
     return h_new, c_new
 
 
-def _model(graph: onnx.GraphProto, precision: str, doc: str) -> onnx.ModelProto:
+def _uses_ms_domain(graph: onnx.GraphProto) -> bool:
+    return any(node.domain == MS_DOMAIN or any(_uses_ms_domain(a.g) for a in node.attribute if a.type == a.GRAPH)
+               for node in graph.node)
+
+
+def _model(graph: onnx.GraphProto, doc: str) -> onnx.ModelProto:
     opsets = [helper.make_opsetid("", OPSET)]
-    if precision == "int8":
+    if _uses_ms_domain(graph):  # ONNX Runtime's contrib ops (QGemm, FusedGemm, DynamicQuantizeLSTM)
         opsets.append(helper.make_opsetid(MS_DOMAIN, 1))
     model = helper.make_model(graph, opset_imports=opsets, producer_name="sketchgen-export", doc_string=doc)
     model.ir_version = min(model.ir_version, 8)
@@ -292,134 +375,170 @@ def _vi(name: str, elem: int, shape: list) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, elem, shape)
 
 
-def _pen_table(b: _Builder, wts: _Weights, conditional: bool) -> tuple[str, int]:
-    """Gate contribution of each pen state plus the per-call bias (z @ W_z + b for conditional models):
-    [B, 3, 4H] (conditional) or [3, 4H], and the batch_dims to gather from it."""
-    if conditional:
-        bz = b.op1("Gemm", ["z", wts.w_z, wts.bias])                                      # [B, 4H]
-        return b.op1("Add", [b.op1("Unsqueeze", [bz, b.const("ax1", np.array([1], np.int64))]), wts.w_pen]), 1
-    return b.op1("Add", [wts.w_pen, wts.bias]), 0
-
-
-def _input_gates(b: _Builder, wts: _Weights, x: str, table: str, batch_dims: int) -> tuple[str, str]:
-    """(pen index [B, 1], gate pre-activations from a stroke-5 row x) computed exactly as the loop body computes
-    them for its own samples, so the step graph and the sampler agree to the last bit (this matters for int8: a
-    1-ulp difference can move h across a quantisation level)."""
-    pen = b.op1("ArgMax", [b.op1("Slice", [x, b.const("c2", np.array([2], np.int64)),
-                                           b.const("c5", np.array([5], np.int64)),
-                                           b.const("ax1b", np.array([1], np.int64))])], axis=1, keepdims=1)
-    xy = b.op1("Slice", [x, b.const("c0", np.array([0], np.int64)), b.const("c2b", np.array([2], np.int64)),
-                         b.const("ax1c", np.array([1], np.int64))])
-    gates = b.op1("Gemm", [xy, wts.w_xy, b.op1("GatherND", [table, pen], batch_dims=batch_dims)])
-    return pen, gates
+def _pen_index(b: _Builder, x: str) -> str:
+    """[B, 1] pen state (0 down, 1 up, 2 end) of stroke-5 rows x [B, 5]."""
+    return b.op1("ArgMax", [b.op1("Slice", [x, b.const("c2", np.array([2], np.int64)),
+                                            b.const("c5", np.array([5], np.int64)),
+                                            b.const("ax1b", np.array([1], np.int64))])], axis=1, keepdims=1)
 
 
 # -- the fused sampling loop -------------------------------------------------------------------------------------
 
-def build_sampler(w: DecoderWeights, precision: str = "fp32") -> onnx.ModelProto:
+def build_sampler(w: DecoderWeights, precision: str = "fp32", unroll: int = UNROLL,
+                  scales: str = "tensor") -> onnx.ModelProto:
     """decoder_sample.onnx: inputs [z,] h0, c0, x0, noise_logits, noise_angle, stop_pen -> offsets, pens.
 
     ``x0`` [B, 5] is the last point before the first sampled one (the start token, or the last point of a prefix).
     The loop runs T = len(noise_angle) steps at most and stops early once every row has drawn its end-of-sketch,
     unless ``stop_pen`` (int64 scalar, 2 normally) is 3. Outputs: ``offsets`` [S, B, 2] (normalised dx, dy) and
-    ``pens`` [S, B, 1] int64 (0 pen down, 1 pen up, 2 end of sketch), S <= T.
+    ``pens`` [S, B, 1] int64 (0 pen down, 1 pen up, 2 end of sketch), S <= T: exactly the steps the Python loop
+    (``sketchgen.engine.sampling.reference_loop``) draws, up to the one where the last row ended.
+
+    Why it is built this way: inside ONNX Runtime's Loop every op costs ~0.3-1 us besides its arithmetic (measured
+    on the 2-core CI CPU), so after the one matrix product (~15 us) the op count per step is what sets the speed.
+    One step is 26 ops: the LSTM cell (6), the step product (3), the sample (15), the gates of the next step (2).
+
+    - one matrix product per step: h_t @ [R | W_head] gives both the mixture head of step t and the recurrent share
+      of step t+1's gates (see :func:`_step_matmul`), int8 with a fixed h scale: quantise, QGemm, split;
+    - the biases (z's share of the gates, the gate and head biases) enter that product once per call (QGemm's and
+      Gemm's bias input), not per step;
+    - the sampled point goes back into the cell as a stroke-5 row (pen one-hot by a 3 x 3 lookup) through two
+      ``FusedGemm`` ops that also apply the gate activations (sigmoid for i f o, tanh for g): the loop carries the
+      activated gates;
+    - ``unroll`` decoder steps per Loop iteration: the noise of a whole block is gathered once and split, the
+      end-of-sketch test and the Loop's own per-iteration cost are paid once per block; a block may draw past the
+      end, and the outputs are cut after the loop to the exact number of steps the step-by-step loop draws.
+
+    ``scales`` (int8 only): "tensor" or "column", see :func:`quantize_int8`.
     """
+    if unroll < 1:
+        raise ValueError(f"unroll must be >= 1, got {unroll}")
     h_units, k = w.units, w.rows
     inits: list[onnx.TensorProto] = []
     outer = _Builder(inits, "")
     p = _prepare(w)
-    wts = _Weights(outer, p, precision)
+    wts = _Weights(outer, p, precision, scales)
+    c_ = outer.const
 
-    # per-call set-up outside the loop: z's share of the gates, the input table for the pen states, x0's gates
-    table, pen_batch_dims = _pen_table(outer, wts, w.conditional)
-    pen0, gx0 = _input_gates(outer, wts, "x0", table, pen_batch_dims)
-    steps = outer.op1("Gather", [outer.op1("Shape", ["noise_angle"]), outer.const("zero", np.array(0, np.int64))],
-                      axis=0)
-    keep_going = outer.const("true", np.array(True))
-    if precision == "int8":
-        state0 = list(_quantize_h(outer, "h0"))
-    else:
-        state0 = ["h0"]
+    def i64(hint: str, *values: int) -> str:
+        return c_(hint, np.array(values, np.int64))
 
-    # the loop body: one decoder step and one sample
+    # -- per-call set-up: the step product's bias (z's share of the gates), the gates of the first step
+    bias = _call_bias(outer, wts, w.conditional)
+    pen0 = _pen_index(outer, "x0")
+    rec0, _ = _step_matmul(outer, wts, "h0", bias)
+    pre0 = _pre(outer, wts, "x0", rec0)
+    # noise in blocks of `unroll` steps, laid out so that one Gather + one Split per block gives each step's slice
+    steps = outer.op1("Shape", ["noise_angle"], start=0, end=1)                            # [1] = T
+    batch = outer.op1("Shape", ["x0"], start=0, end=1)                                     # [1] = B
+    blocks = outer.op1("Div", [outer.op1("Add", [steps, i64("u_minus_1", unroll - 1)]), i64("u", unroll)])
+    pad = outer.op1("Sub", [outer.op1("Mul", [blocks, i64("u2", unroll)]), steps])
+    zeros3 = i64("zeros3", 0, 0, 0)
+    logits = outer.op1("Pad", ["noise_logits", outer.op1("Concat", [i64("z1", 0), zeros3, pad, zeros3], axis=0)])
+    logits = outer.op1("Add", [logits, wts.head_pad])      # padding rows never win (in the padded steps neither)
+    angle = outer.op1("Pad", ["noise_angle", outer.op1("Concat", [i64("z1b", 0), i64("z2", 0, 0), pad,
+                                                                   i64("z2b", 0, 0)], axis=0)])
+    shape5 = outer.op1("Concat", [i64("m1", -1), i64("u3", unroll), batch, i64("k8", k, HEAD_COLUMNS)], axis=0)
+    logits = outer.op1("Transpose", [outer.op1("Reshape", [logits, shape5])], perm=[0, 2, 3, 1, 4])
+    logits = outer.op1("Reshape", [logits, i64("blk_logits", 0, 0, 0, unroll * HEAD_COLUMNS)])  # [N, B, K, U*8]
+    shape4 = outer.op1("Concat", [i64("m1b", -1), i64("u4", unroll), batch, i64("two", 2)], axis=0)
+    angle = outer.op1("Transpose", [outer.op1("Reshape", [angle, shape4])], perm=[0, 2, 1, 3])
+    angle = outer.op1("Reshape", [angle, i64("blk_angle", 0, 0, unroll * 2)])                # [N, B, U*2]
+    blocks = outer.op1("Squeeze", [blocks, i64("ax0", 0)])
+
+    # -- the loop body: `unroll` decoder steps, each one LSTM cell, one matrix product and one sample
     body = _Builder(inits, "step/")
-    g_t = body.op1("Gather", ["noise_logits", "i"], axis=0)                                # [B, K, 8]
-    a_t = body.op1("Gather", ["noise_angle", "i"], axis=0)                                 # [B, 2]
-    if precision == "int8":
-        hs = _HState(q=("hq", "hq_scale", "hq_zero"))
+    g_blk = body.op1("Gather", [logits, "i"], axis=0)                                      # [B, K, U*8]
+    a_blk = body.op1("Gather", [angle, "i"], axis=0)                                       # [B, U*2]
+    g_steps = body.op("Split", [g_blk], unroll, axis=2) if unroll > 1 else [g_blk]
+    a_steps = body.op("Split", [a_blk], unroll, axis=1) if unroll > 1 else [a_blk]
+    head_shape = c_("head_shape", np.array([-1, k, HEAD_COLUMNS], np.int64))
+    split_chosen = i64("split_chosen", 1, 1, HEAD_COLUMNS - 2)
+    split_row = i64("split_row", 2, 2, 2, 2)
+    pre_names = ["gates"] if wts.layer_norm else ["ifo", "g"]
+    pre, c = list(pre_names), "c"
+    offsets, pens = [], []
+    for u in range(unroll):
+        last = u == unroll - 1
+        h, c = _cell(body, wts, pre, c, c_out="c_out" if last else None)
+        rec, head = _step_matmul(body, wts, h, bias)
+        noisy = body.op1("Add", [body.op1("Reshape", [head, head_shape]), g_steps[u]])   # [B, K, 8]
+        chosen = body.op1("ArgMax", [noisy], axis=1, keepdims=0)                          # [B, 8]
+        k_mix, pen, _ = body.op("Split", [chosen, split_chosen], 3, axis=1)               # [B, 1] each
+        row = body.op1("GatherND", [noisy, k_mix], batch_dims=1)                          # [B, 8]
+        _, mu, log_s, corr = body.op("Split", [row, split_row], 4, axis=1)
+        phi = body.op1("Asin", [body.op1("Tanh", [corr])])                                # [0, asin(rho)]
+        direction = body.op1("Sin", [body.op1("Add", [phi, a_steps[u]])])                 # [cos a, sin(a + phi)]
+        offset = body.op1("Add", [mu, body.op1("Mul", [body.op1("Exp", [log_s]), direction])])
+        x = body.op1("Concat", [offset, body.op1("GatherND", [wts.pen_eye, pen])], axis=1)  # stroke-5 [B, 5]
+        pre = _pre(body, wts, x, rec, outputs=[n + "_out" for n in pre_names] if last else None)
+        offsets.append(offset)
+        pens.append(pen)
+    if unroll > 1:
+        body.op1("Concat", offsets, output="offsets_blk", axis=1)                          # [B, U*2]
+        body.op1("Concat", pens, output="pens_blk", axis=1)                                # [B, U]
     else:
-        hs = _HState(h="h")
-    gates = body.op1("Add", ["gx", _matmul(body, wts, hs, "recurrent")])
-    h_new, _ = _cell(body, wts, gates, "c", c_out="c_out", h_out=None if precision == "int8" else "h_out")
-    if precision == "int8":
-        q = body.op("DynamicQuantizeLinear", [h_new], ["hq_out", "hq_scale_out", "hq_zero_out"])
-        hs_new = _HState(q=tuple(q))
-    else:
-        hs_new = _HState(h=h_new)
-    raw = _matmul(body, wts, hs_new, "head", bias=wts.head_b)                              # [B, K*8]
-    raw3 = body.op1("Reshape", [raw, outer.const("head_shape", np.array([-1, k, HEAD_COLUMNS], np.int64))])
-    noisy = body.op1("Add", [raw3, g_t])
-    chosen = body.op1("ArgMax", [noisy], axis=1, keepdims=0)                               # [B, 8]
-    k_mix, k_pen, _ = body.op("Split", [chosen, outer.const("split_chosen", np.array([1, 1, HEAD_COLUMNS - 2],
-                                                                                      np.int64))],
-                              [body._name("k_mix"), "pen_out", body._name("unused")], axis=1)
-    row = body.op1("GatherND", [noisy, k_mix], batch_dims=1)                               # [B, 8]
-    _, mu, log_s, corr = body.op("Split", [row, outer.const("split_row", np.array([2, 2, 2, 2], np.int64))], 4,
-                                 axis=1)
-    phi = body.op1("Asin", [body.op1("Tanh", [corr])])                                    # [0, asin(rho)]
-    direction = body.op1("Sin", [body.op1("Add", [phi, a_t])])                            # [cos a, sin(a + phi)]
-    body.op1("Add", [mu, body.op1("Mul", [body.op1("Exp", [log_s]), direction])], output="offset_out")
-    pen_row = body.op1("GatherND", [table, "pen_out"], batch_dims=pen_batch_dims)          # [B, 4H]
-    body.op1("Gemm", ["offset_out", wts.w_xy, pen_row], output="gx_out")
-    body.op1("Max", ["ended", "pen_out"], output="ended_out")
+        body.op1("Identity", offsets, output="offsets_blk")
+        body.op1("Identity", pens, output="pens_blk")
+    body.op1("Max", ["ended"] + pens, output="ended_out")
     body.op1("Less", [body.op1("ReduceMin", ["ended_out"], keepdims=0), "stop_pen"], output="cond_out")
-
-    if precision == "int8":
-        carried_in = [_vi("hq", TensorProto.UINT8, ["B", h_units]), _vi("hq_scale", _F, []),
-                      _vi("hq_zero", TensorProto.UINT8, [])]
-        carried_out = [_vi("hq_out", TensorProto.UINT8, ["B", h_units]), _vi("hq_scale_out", _F, []),
-                       _vi("hq_zero_out", TensorProto.UINT8, [])]
-    else:
-        carried_in = [_vi("h", _F, ["B", h_units])]
-        carried_out = [_vi("h_out", _F, ["B", h_units])]
-    carried_in += [_vi("c", _F, ["B", h_units]), _vi("gx", _F, ["B", 4 * h_units]), _vi("ended", _I64, ["B", 1])]
-    carried_out += [_vi("c_out", _F, ["B", h_units]), _vi("gx_out", _F, ["B", 4 * h_units]),
-                    _vi("ended_out", _I64, ["B", 1])]
+    widths = [4 * h_units] if wts.layer_norm else [3 * h_units, h_units]
+    carried = [(n, _F, d) for n, d in zip(pre_names, widths)] + [("c", _F, h_units), ("ended", _I64, 1)]
     body_graph = helper.make_graph(
-        body.nodes, "decoder_step_and_sample",
-        [_vi("i", _I64, []), _vi("cond_in", TensorProto.BOOL, [])] + carried_in,
-        [_vi("cond_out", TensorProto.BOOL, [])] + carried_out
-        + [_vi("offset_out", _F, ["B", 2]), _vi("pen_out", _I64, ["B", 1])])
-    n_carried = len(carried_in)
-    finals = [f"final_{j}" for j in range(n_carried)]
-    outer.nodes.append(helper.make_node("Loop", [steps, keep_going] + state0 + ["c0", gx0, pen0],
-                                        finals + ["offsets", "pens"], body=body_graph, name="sampling_loop"))
+        body.nodes, "decoder_steps_and_samples",
+        [_vi("i", _I64, []), _vi("cond_in", TensorProto.BOOL, [])] + [_vi(n, t, ["B", d]) for n, t, d in carried],
+        [_vi("cond_out", TensorProto.BOOL, [])] + [_vi(n + "_out", t, ["B", d]) for n, t, d in carried]
+        + [_vi("offsets_blk", _F, ["B", 2 * unroll]), _vi("pens_blk", _I64, ["B", unroll])])
+    finals = [outer._name("final") for _ in carried]
+    offsets_blk, pens_blk = outer._name("offsets_blk"), outer._name("pens_blk")
+    outer.nodes.append(helper.make_node("Loop", [blocks, c_("true", np.array(True))] + pre0 + ["c0", pen0],
+                                        finals + [offsets_blk, pens_blk], body=body_graph, name="sampling_loop"))
+
+    # -- after the loop: blocks back to steps, cut to the steps the step-by-step loop would have drawn
+    shape_off = outer.op1("Concat", [i64("m1c", -1), batch, i64("u5", unroll), i64("two2", 2)], axis=0)
+    all_offsets = outer.op1("Transpose", [outer.op1("Reshape", [offsets_blk, shape_off])], perm=[0, 2, 1, 3])
+    all_offsets = outer.op1("Reshape", [all_offsets, outer.op1("Concat", [i64("m1d", -1), batch, i64("two3", 2)],
+                                                                        axis=0)])      # [N*U, B, 2]
+    all_pens = outer.op1("Transpose", [pens_blk], perm=[0, 2, 1])                           # [N, U, B]
+    all_pens = outer.op1("Reshape", [all_pens, outer.op1("Concat", [i64("m1e", -1), batch, i64("one", 1)], axis=0)])
+    drawn = outer.op1("Shape", [all_pens], start=0, end=1)                                  # [1] = N*U
+    # step t counts as "all ended" once every row has drawn a pen >= stop_pen at or before t (or began ended)
+    ended_at = outer.op1("Cast", [outer.op1("GreaterOrEqual", [all_pens, "stop_pen"])], to=_I64)
+    began = outer.op1("Cast", [outer.op1("GreaterOrEqual", [pen0, "stop_pen"])], to=_I64)   # [B, 1]
+    so_far = outer.op1("Add", [outer.op1("CumSum", [ended_at, c_("axis0", np.array(0, np.int64))]), began])
+    all_ended = outer.op1("ReduceMin", [outer.op1("Min", [so_far, i64("one_b", 1)])], axes=[1, 2],
+                          keepdims=0)                                                       # [N*U] 0 ... 0 1 ... 1
+    not_ended = outer.op1("Sub", [drawn, outer.op1("ReduceSum", [all_ended], keepdims=1)])  # [1]
+    count = outer.op1("Min", [outer.op1("Add", [not_ended, i64("one_c", 1)]), drawn, steps])
+    start = i64("start0", 0)
+    outer.op1("Slice", [all_offsets, start, count, i64("ax0b", 0)], output="offsets")
+    outer.op1("Slice", [all_pens, start, count, i64("ax0c", 0)], output="pens")
+
     inputs = ([_vi("z", _F, ["B", w.z_size])] if w.conditional else []) + [
         _vi("h0", _F, ["B", h_units]), _vi("c0", _F, ["B", h_units]), _vi("x0", _F, ["B", 5]),
         _vi("noise_logits", _F, ["T", "B", k, HEAD_COLUMNS]), _vi("noise_angle", _F, ["T", "B", 2]),
         _vi("stop_pen", _I64, [])]
     outputs = [_vi("offsets", _F, ["S", "B", 2]), _vi("pens", _I64, ["S", "B", 1])]
     graph = helper.make_graph(outer.nodes, "decoder_sample", inputs, outputs, inits)
-    return _model(graph, precision, f"sketch-rnn sampling loop ({precision})")
+    return _model(graph, f"sketch-rnn sampling loop ({precision}{'' if precision == 'fp32' else ', ' + scales}, "
+                         f"{unroll} steps per Loop iteration)")
 
 
 # -- one decoder step in the same arithmetic (quality measurement, tests) ----------------------------------------
 
-def build_step(w: DecoderWeights, precision: str = "fp32") -> onnx.ModelProto:
-    """A decoder_step.onnx work-alike (same inputs and outputs) computed the way the sampler computes it."""
+def build_step(w: DecoderWeights, precision: str = "fp32", scales: str = "tensor") -> onnx.ModelProto:
+    """A decoder_step.onnx work-alike (same inputs and outputs) computed the way the sampler computes it: the same
+    ops on the same operands, so a Python loop over it and the sampler agree to the last bit before sampling."""
     h_units, k, m = w.units, w.rows, w.num_mixture
     inits: list[onnx.TensorProto] = []
     b = _Builder(inits, "")
     p = _prepare(w)
-    wts = _Weights(b, p, precision)
-    table, pen_batch_dims = _pen_table(b, wts, w.conditional)
-    _, gx = _input_gates(b, wts, "x", table, pen_batch_dims)
-    hs = _HState(q=_quantize_h(b, "h")) if precision == "int8" else _HState(h="h")
-    gates = b.op1("Add", [gx, _matmul(b, wts, hs, "recurrent")])
-    h_new, _ = _cell(b, wts, gates, "c", c_out="c_out", h_out="h_out")
-    hs_new = _HState(q=_quantize_h(b, h_new)) if precision == "int8" else _HState(h=h_new)
-    raw = _matmul(b, wts, hs_new, "head", bias=wts.head_b)
-    raw3 = b.op1("Reshape", [raw, b.const("head_shape", np.array([-1, k, HEAD_COLUMNS], np.int64))])
+    wts = _Weights(b, p, precision, scales)
+    bias = _call_bias(b, wts, w.conditional)
+    rec, _ = _step_matmul(b, wts, "h", bias)
+    h_new, _ = _cell(b, wts, _pre(b, wts, "x", rec), "c", c_out="c_out", h_out="h_out")
+    _, head = _step_matmul(b, wts, h_new, bias)
+    raw3 = b.op1("Reshape", [head, b.const("head_shape", np.array([-1, k, HEAD_COLUMNS], np.int64))])
     cols = b.op("Split", [raw3, b.const("split_cols", np.ones(HEAD_COLUMNS, np.int64))], HEAD_COLUMNS, axis=2)
     squeeze_axis = b.const("ax2", np.array([2], np.int64))
     pi_all, pen_all, mu_x, mu_y, ls_x, ls_y, _, corr = [b.op1("Squeeze", [c, squeeze_axis]) for c in cols]
@@ -441,7 +560,7 @@ def build_step(w: DecoderWeights, precision: str = "fp32") -> onnx.ModelProto:
     outputs = [_vi(n, _F, ["B", m]) for n in ("pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho")] + [
         _vi("pen", _F, ["B", 3]), _vi("h_out", _F, ["B", h_units]), _vi("c_out", _F, ["B", h_units])]
     graph = helper.make_graph(b.nodes, "decoder_step", inputs, outputs, inits)
-    return _model(graph, precision, f"sketch-rnn decoder step ({precision})")
+    return _model(graph, f"sketch-rnn decoder step ({precision})")
 
 
 # -- priming the decoder with a prefix ---------------------------------------------------------------------------
@@ -482,13 +601,14 @@ def build_prime(w: DecoderWeights) -> onnx.ModelProto:
         p = _prepare(w)
         wts = _Weights(b, p, "fp32")
         x_kernel = np.concatenate([p.w_xy, p.w_pen] + ([p.w_z] if p.w_z is not None else []))
-        proj = b.op1("Add", [b.op1("MatMul", [seq_in, b.const("x_kernel", x_kernel)]), wts.bias])  # [T, B, 4H]
+        proj = b.op1("Add", [b.op1("MatMul", [seq_in, b.const("x_kernel", x_kernel)]),
+                             b.const("gate_bias", p.bias)])                                 # [T, B, 4H]
         steps = b.op1("Gather", [b.op1("Shape", [seq]), b.const("zero", np.array(0, np.int64))], axis=0)
         lengths = b.op1("Unsqueeze", [b.op1("Cast", ["lengths"], to=_I64), b.const("a1", np.array([1], np.int64))])
         body = _Builder(inits, "prime/")
         x_t = body.op1("Gather", [proj, "i"], axis=0)
         gates = body.op1("Add", [x_t, body.op1("MatMul", ["h", wts.recurrent])])
-        h_new, c_new = _cell(body, wts, gates, "c")
+        h_new, c_new = _cell(body, wts, [gates], "c")
         active = body.op1("Less", ["i", lengths])                                          # [B, 1]
         body.op1("Where", [active, h_new, "h"], output="h_out")
         body.op1("Where", [active, c_new, "c"], output="c_out")
@@ -505,7 +625,7 @@ def build_prime(w: DecoderWeights) -> onnx.ModelProto:
         _vi("h0", _F, ["B", h_units]), _vi("c0", _F, ["B", h_units])]
     outputs = [_vi("h", _F, ["B", h_units]), _vi("c", _F, ["B", h_units])]
     graph = helper.make_graph(b.nodes, "decoder_prime", inputs, outputs, inits)
-    return _model(graph, "fp32", "sketch-rnn decoder primed with a prefix (teacher forcing)")
+    return _model(graph, "sketch-rnn decoder primed with a prefix (teacher forcing)")
 
 
 # -- the encoder as one bidirectional LSTM op (fp32 twin for checking, int8 for speed) ---------------------------
@@ -586,4 +706,4 @@ def build_encoder(w: EncoderWeights, precision: str = "int8") -> onnx.ModelProto
     graph = helper.make_graph(
         b.nodes, "encoder", [_vi("strokes", _F, ["B", "T", 5]), _vi("lengths", TensorProto.INT32, ["B"])],
         [_vi("mu", _F, ["B", w.z_size]), _vi("logvar", _F, ["B", w.z_size])], inits)
-    return _model(graph, precision, f"sketch-rnn encoder, one bidirectional LSTM ({precision})")
+    return _model(graph, f"sketch-rnn encoder, one bidirectional LSTM ({precision})")

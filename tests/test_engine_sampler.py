@@ -1,0 +1,174 @@
+"""The fused sampling graphs (export/sampler_graph.py) against the step-by-step Python loop, built straight from
+decoder weights (no TensorFlow, no training: seconds), and the choice of the int8 weight layout.
+
+The loop body unrolls UNROLL decoder steps and cuts its outputs after the loop, so these tests aim at the block
+edges: sketches that end inside a block, step counts that are not a multiple of UNROLL or smaller than it, rows
+that start ended, the never-stop mode, one row and several, plain and layer-norm cells, with and without z.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper  # noqa: E402
+
+from conftest import random_stroke3  # noqa: E402
+from export import precision  # noqa: E402
+from export.sampler_graph import UNROLL, DecoderWeights, build_sampler, build_step  # noqa: E402
+from sketchgen.engine.sampling import START_TOKEN, draw_noise, reference_loop  # noqa: E402
+
+H, NZ, M = 24, 6, 4
+
+
+def weights(seed: int, conditional: bool = True, layer_norm: bool = False, end_bias: float = 0.0,
+            wide_column: float = 1.0) -> DecoderWeights:
+    """Random decoder weights of a realistic scale; ``end_bias`` sets how soon sketches end, ``wide_column``
+    widens the range of one recurrent column (what a single int8 scale handles worst)."""
+    rng = np.random.default_rng(seed)
+    nz = NZ if conditional else 0
+    recurrent = rng.normal(0, 0.25, (H, 4 * H)).astype(np.float32)
+    recurrent[:, 5] *= wide_column
+    out_bias = rng.normal(0, 0.3, 6 * M + 3).astype(np.float32)
+    out_bias[2] = end_bias  # pen logits come first: p1, p2, p3 (end of sketch)
+    return DecoderWeights(
+        kernel=rng.normal(0, 0.3, (5 + nz, 4 * H)).astype(np.float32), recurrent_kernel=recurrent,
+        bias=None if layer_norm else rng.normal(0, 0.1, 4 * H).astype(np.float32),
+        ln_gamma=rng.normal(1, 0.1, (5, H)).astype(np.float32) if layer_norm else None,
+        ln_beta=rng.normal(0, 0.1, (5, H)).astype(np.float32) if layer_norm else None,
+        out_kernel=rng.normal(0, 0.3, (H, 6 * M + 3)).astype(np.float32), out_bias=out_bias,
+        num_mixture=M, z_size=nz)
+
+
+def session(model: onnx.ModelProto):
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def step_function(sess, conditional: bool):
+    names = [o.name for o in sess.get_outputs()]
+
+    def step(x, z, h, c):
+        feeds = {"x": x, "h": h, "c": c, **({"z": z} if conditional else {})}
+        return dict(zip(names, sess.run(None, feeds)))
+
+    return step
+
+
+def draw(sampler, step, w: DecoderWeights, batch: int, steps: int, tau: float, stop: bool, seed: int,
+         x0: np.ndarray | None = None, follow: bool = False):
+    """(fused offsets, fused pens, loop offsets, loop pens) from the same state and noise."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((batch, w.z_size)).astype(np.float32) if w.conditional else None
+    h = np.tanh(rng.normal(0, 0.5, (batch, H))).astype(np.float32)
+    c = rng.normal(0, 0.5, (batch, H)).astype(np.float32)
+    x0 = np.tile(START_TOKEN, (batch, 1)) if x0 is None else x0
+    noise = draw_noise(rng, steps, np.full(batch, tau), M)
+    logits, angle = noise.graph_inputs()
+    feeds = {"h0": h, "c0": c, "x0": x0, "noise_logits": logits, "noise_angle": angle,
+             "stop_pen": np.array(2 if stop else 3, np.int64), **({"z": z} if w.conditional else {})}
+    offsets, pens = sampler.run(["offsets", "pens"], feeds)
+    ref = reference_loop(step, x0, h, c, z, noise, stop_at_end=stop, follow=(offsets, pens) if follow else None)
+    return offsets, pens, ref[0], ref[1]
+
+
+CASES = [  # batch, steps, temperature, stop at the end
+    (1, 1, 0.8, True), (1, UNROLL - 3, 0.8, True), (1, UNROLL, 0.8, True), (3, UNROLL + 1, 0.8, True),
+    (4, 3 * UNROLL + 7, 0.8, True), (5, 60, 0.5, True), (2, 2 * UNROLL + 3, 0.8, False), (3, 25, 0.0, False)]
+
+
+@pytest.mark.parametrize("precision_, scales", [("fp32", "tensor"), ("int8", "tensor"), ("int8", "column")])
+@pytest.mark.parametrize("conditional, layer_norm", [(True, False), (False, False), (True, True)])
+def test_fused_sampler_draws_exactly_the_steps_of_the_python_loop(precision_, scales, conditional, layer_norm):
+    """Same noise, same steps: the same pens, offsets within 1e-4 and the same number of steps S (cut after the
+    step where the last row ended). int8 is compared step by step from the fused sampler's own previous point:
+    a last-bit difference between numpy's and ONNX Runtime's exp may move its quantised h by one level, after
+    which two free-running samplers drift apart although every step is computed alike."""
+    w = weights(seed=1, conditional=conditional, layer_norm=layer_norm)
+    sampler = session(build_sampler(w, precision_, scales=scales))
+    step = step_function(session(build_step(w, precision_, scales=scales)), conditional)
+    ended_early = 0
+    for i, (batch, steps, tau, stop) in enumerate(CASES):
+        offsets, pens, ref_offsets, ref_pens = draw(sampler, step, w, batch, steps, tau, stop, seed=10 + i,
+                                                    follow=precision_ == "int8")
+        case = f"batch {batch}, {steps} steps, temperature {tau}, stop {stop}"
+        assert offsets.shape == ref_offsets.shape and pens.shape == ref_pens.shape, case
+        np.testing.assert_array_equal(pens, ref_pens, err_msg=case)
+        np.testing.assert_allclose(offsets, ref_offsets, atol=1e-4, rtol=1e-5, err_msg=case)
+        assert set(np.unique(pens)) <= {0, 1, 2}, case
+        if stop:
+            assert len(pens) == steps or (pens == 2).any(axis=0).all(), case  # cut right after the last end
+            ended_early += len(pens) < steps
+            if len(pens) < steps:
+                assert not (pens[:-1] == 2).any(axis=0).all(), case  # ... and not before it
+        else:
+            assert len(pens) == steps, case
+    assert ended_early >= 3  # the cases do reach the early stop, inside blocks
+
+
+def test_rows_that_start_ended_stop_after_one_step():
+    w = weights(seed=2)
+    sampler = session(build_sampler(w, "int8"))
+    step = step_function(session(build_step(w, "int8")), True)
+    x0 = np.tile(np.array([0, 0, 0, 0, 1], np.float32), (3, 1))
+    offsets, pens, ref_offsets, ref_pens = draw(sampler, step, w, 3, 40, 0.7, True, seed=3, x0=x0, follow=True)
+    assert offsets.shape == ref_offsets.shape == (1, 3, 2)
+    np.testing.assert_array_equal(pens, ref_pens)
+    offsets, pens, _, _ = draw(sampler, step, w, 3, 40, 0.7, False, seed=3, x0=x0)
+    assert len(pens) == 40  # never-stop mode draws on
+
+
+def test_padding_rows_are_never_chosen_even_when_hot():
+    """K = max(M, 3) rows; pen logits use 3 of them and mixture logits M: the others must lose at any
+    temperature (the graph gives them a -1e9 logit)."""
+    rng = np.random.default_rng(0)
+    w = weights(seed=3)
+    w = DecoderWeights(**{**w.__dict__, "num_mixture": 2, "out_kernel": rng.normal(0, 0.3, (H, 15)).astype(np.float32),
+                          "out_bias": rng.normal(0, 0.3, 15).astype(np.float32)})
+    for prec in ("fp32", "int8"):
+        sampler = session(build_sampler(w, prec))
+        noise = draw_noise(rng, 200, np.full(4, 1e4), 2)
+        logits, angle = noise.graph_inputs()
+        feeds = {"z": rng.standard_normal((4, NZ)).astype(np.float32), "h0": np.zeros((4, H), np.float32),
+                 "c0": np.zeros((4, H), np.float32), "x0": np.tile(START_TOKEN, (4, 1)), "noise_logits": logits,
+                 "noise_angle": angle, "stop_pen": np.array(3, np.int64)}
+        offsets, pens = sampler.run(["offsets", "pens"], feeds)
+        assert set(np.unique(pens)) <= {0, 1, 2} and np.isfinite(offsets).all()
+
+
+def _zeros_init(units: int) -> onnx.ModelProto:
+    """decoder_init.onnx of an unconditional model: batch -> zero h, c."""
+    shape = helper.make_node("Concat", ["b1", "units"], ["shape"], axis=0)
+    nodes = [helper.make_node("Unsqueeze", ["batch", "ax0"], ["b1"]), shape,
+             helper.make_node("ConstantOfShape", ["shape"], ["h"], value=helper.make_tensor("v", TensorProto.FLOAT,
+                                                                                          [1], [0.0])),
+             helper.make_node("Identity", ["h"], ["c"])]
+    graph = helper.make_graph(nodes, "init", [helper.make_tensor_value_info("batch", TensorProto.INT64, [])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["B", units]) for n in ("h", "c")],
+                              [onnx.numpy_helper.from_array(np.array([0], np.int64), "ax0"),
+                               onnx.numpy_helper.from_array(np.array([units], np.int64), "units")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_int8_layout_falls_back_to_per_column_scales_when_one_scale_loses_too_much():
+    """One recurrent column 60x wider than the rest: a single int8 scale for the matrix leaves the others a few
+    levels, the test-set L_R moves by far more than 0.01 nats, and the export takes one scale per column."""
+    rng = np.random.default_rng(4)
+    sketches = [random_stroke3(rng, n_points=int(rng.integers(10, 30))) for _ in range(16)]
+    for s in sketches:
+        s[:, :2] /= 8.0  # normalised offsets
+    init = session(_zeros_init(H))
+    for wide, expected in ((1.0, "tensor"), (60.0, "column")):
+        w = weights(seed=5, conditional=False, wide_column=wide)
+        measure = {"decoder_init": init, "decoder_step": session(build_step(w, "fp32"))}
+        report = precision.choose_int8_layout(measure, None, lambda s: session(build_step(w, "int8", scales=s)),
+                                              sketches, 32, conditional=False)
+        assert report["verified"] and report["scales"] == expected, report
+        assert abs(report["delta_nats"]) <= precision.TOLERANCE_NATS
+        if expected == "column":
+            assert abs(report["tried"]["tensor"]) > precision.TOLERANCE_NATS
