@@ -7,7 +7,6 @@ hand-edited file is reported as such instead of failing later inside ONNX Runtim
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sketchgen.errors import ModelError
+from sketchgen.fileio import sha256_file
 
 CARD_FILE = "model.json"
 ENCODER = "encoder.onnx"
@@ -125,21 +125,13 @@ def read_card(folder: Path) -> dict[str, Any]:
     return card
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_files(folder: Path, card: dict[str, Any]) -> None:
     """Every file model.json lists is present and has the recorded sha256."""
     for name, entry in card["files"].items():
         path = folder / name
         if not path.is_file():
             raise ModelError(path, "is missing (model.json lists it)")
-        actual = _sha256(path)
+        actual = sha256_file(path)
         if actual != entry["sha256"].lower():
             raise ModelError(path, f"sha256 {actual[:12]}... does not match model.json ({entry['sha256'][:12]}...): "
                              "the file was altered or corrupted; export the model again")
