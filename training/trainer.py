@@ -149,6 +149,15 @@ class Trainer:
         return int(self.optimizer.iterations.numpy())
 
     # -- the compiled step ---------------------------------------------------------------------------------------
+    def _losses(self, strokes, lengths):
+        """Forward pass in training mode -> (L_R, its offset and pen parts, L_KL (0 for unconditional models))."""
+        hp = self.hp
+        raw, mu, logvar = self.model((strokes, lengths), training=True)
+        r_loss, offset_loss, pen_loss = reconstruction_loss(strokes[:, 1:, :], split_mixture(raw, hp.num_mixture),
+                                                            hp.max_seq_len)
+        kl = kl_loss(mu, logvar) if hp.conditional else tf.constant(0.0)
+        return r_loss, offset_loss, pen_loss, kl
+
     def _replica_gradients(self, strokes, lengths):
         """One replica's slice of the global batch -> (gradients, metrics), both to be SUMMED over replicas."""
         hp = self.hp
@@ -159,18 +168,14 @@ class Trainer:
         step = tf.cast(self.optimizer.iterations, tf.float32)
         kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
         with tf.GradientTape() as tape:
-            raw, mu, logvar = self.model((strokes, lengths), training=True)
-            r_loss, offset_loss, pen_loss = reconstruction_loss(strokes[:, 1:, :], split_mixture(raw, hp.num_mixture),
-                                                                hp.max_seq_len)
+            r_loss, offset_loss, pen_loss, kl = self._losses(strokes, lengths)
             if hp.conditional:
-                kl = kl_loss(mu, logvar)
                 # the floor max(L_KL, tolerance) applies to the global L_KL: decide it on the all-reduced value
                 global_kl = tf.distribute.get_replica_context().all_reduce(
                     tf.distribute.ReduceOp.SUM, tf.stop_gradient(kl) * share)
                 kl_term = tf.where(global_kl > hp.kl_tolerance, kl, tf.cast(hp.kl_tolerance, kl.dtype))
                 loss = (r_loss + kl_weight * kl_term) * share
             else:
-                kl = tf.constant(0.0)
                 loss = r_loss * share
         grads = tape.gradient(loss, self.model.trainable_variables)
         metrics = {"r_loss": r_loss * share, "offset_loss": offset_loss * share, "pen_loss": pen_loss * share,
@@ -198,15 +203,8 @@ class Trainer:
         step = tf.cast(self.optimizer.iterations, tf.float32)
         kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
         with tf.GradientTape() as tape:
-            raw, mu, logvar = self.model((strokes, lengths), training=True)
-            r_loss, offset_loss, pen_loss = reconstruction_loss(strokes[:, 1:, :], split_mixture(raw, hp.num_mixture),
-                                                                hp.max_seq_len)
-            if hp.conditional:
-                kl = kl_loss(mu, logvar)
-                loss = total_loss(r_loss, kl, kl_weight, hp.kl_tolerance)
-            else:
-                kl = tf.constant(0.0)
-                loss = r_loss
+            r_loss, offset_loss, pen_loss, kl = self._losses(strokes, lengths)
+            loss = total_loss(r_loss, kl, kl_weight, hp.kl_tolerance) if hp.conditional else r_loss
         variables = self.model.trainable_variables
         grads = tape.gradient(loss, variables)
         grads = [tf.clip_by_value(g, -hp.grad_clip, hp.grad_clip) for g in grads]
