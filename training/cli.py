@@ -4,6 +4,7 @@
     sketchgen-train --experiment_dir runs/sheep --resume
     sketchgen-train ... --strategy mirrored            (all local GPUs; multiworker: machines named by TF_CONFIG)
     sketchgen-train evaluate runs/sheep [--split valid,test] [--checkpoint best|latest]
+    sketchgen-train compare runs/sheep runs/sheep_uncond   (learning curves at matched steps, Markdown)
 
 The flags of the original ``sketch_rnn_train.py`` keep their names (``--data_dir``, ``--log_root``, ``--hparams``).
 Precedence: defaults < ``--config FILE.json`` < ``--hparams`` < ``--data/--seed/--unconditional/--steps/--epochs``.
@@ -40,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_train_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="sketchgen-train", description="Train a sketch-rnn model (sub-command: evaluate).",
+    p = _Parser(prog="sketchgen-train", description="Train a sketch-rnn model (sub-commands: evaluate, compare).",
                 epilog="sketchgen-train evaluate EXPERIMENT --help shows the evaluation options.")
     p.add_argument("--data", nargs="+", metavar="NAME_OR_FILE",
                    help="data files, or names looked up in --data_dir (cat -> DIR/cat.npz); several are combined. "
@@ -298,11 +299,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_compare_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sketchgen-train compare",
+                description="Valid and test L_R of several runs at the steps where all were evaluated (Markdown).")
+    p.add_argument("runs", nargs="+", type=Path, metavar="EXPERIMENT", help="training run folders")
+    return p
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from training.compare import compare_runs
+    print(compare_runs(list(args.runs)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] == "evaluate":
             return _evaluate(build_evaluate_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "compare":
+            return _compare(build_compare_parser().parse_args(argv[1:]))
         if argv and argv[0] == "train":
             argv = argv[1:]
         return _train(build_train_parser().parse_args(argv))

@@ -1,0 +1,70 @@
+"""Learning curves of several runs side by side, at the steps where every run was evaluated.
+
+``sketchgen-train compare runs/sheep runs/sheep_uncond`` answers "what does the latent vector add?" at matched
+training steps: a conditional model and a decoder-only one on the same data, compared by test L_R step for step
+(comparing shipped models trained for different lengths would mix the effect of z with the effect of training
+longer). Reads only each run's ``metrics.jsonl`` and ``config.json``: no TensorFlow, works while the runs train.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sketchgen.errors import ConfigError, ModelError
+from training.checkpoint import CONFIG_FILE, METRICS_FILE, read_json
+
+
+def read_evaluations(run: Path) -> dict[int, dict[str, Any]]:
+    """step -> the last evaluation logged at that step (a resumed run may have logged a step twice)."""
+    path = run / METRICS_FILE
+    evals: dict[int, dict[str, Any]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ModelError(path, "missing: is this a training run's folder?") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):  # a run killed mid-write leaves a partial last line
+                continue
+            raise ModelError(path, f"line {number} is not JSON") from None
+        if isinstance(record, dict) and record.get("event") == "eval" and isinstance(record.get("step"), int):
+            evals[record["step"]] = record
+    return evals
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def compare_runs(runs: list[Path]) -> str:
+    """A Markdown table: one row per step every run evaluated, valid and test L_R (and L_KL) of each run; with one
+    conditional and one unconditional run, also the test L_R gap (unconditional minus conditional)."""
+    if len(runs) < 2:
+        raise ConfigError("compare needs at least two run folders")
+    names = [r.name for r in runs]
+    evals = [read_evaluations(r) for r in runs]
+    conditional = [bool(read_json(r / CONFIG_FILE).get("conditional", True)) for r in runs]
+    steps = sorted(set.intersection(*(set(e) for e in evals)))
+    if not steps:
+        raise ConfigError(f"no step was evaluated in every run ({', '.join(names)})")
+    pair = None
+    if len(runs) == 2 and conditional[0] != conditional[1]:
+        pair = (conditional.index(True), conditional.index(False))
+    head = ["step"] + [f"`{n}` valid L_R / L_KL" for n in names] + [f"`{n}` test L_R" for n in names]
+    if pair:
+        head.append("test gap (uncond. - cond.)")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
+    for step in steps:
+        rows = [e[step] for e in evals]
+        cells = [str(step)] + [f"{_fmt(r.get('valid_r_loss'))} / {_fmt(r.get('valid_kl_loss'))}" for r in rows]
+        cells += [_fmt(r.get("test_r_loss")) for r in rows]
+        if pair:
+            c, u = rows[pair[0]].get("test_r_loss"), rows[pair[1]].get("test_r_loss")
+            cells.append(f"{u - c:+.3f}" if isinstance(c, (int, float)) and isinstance(u, (int, float)) else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
