@@ -152,6 +152,18 @@ def test_compare_names_graph_output_and_size_of_a_mismatch() -> None:
         parity.compare(report, "g.onnx", "case", {"y": np.zeros(3)}, {"y": np.array([0, 1e-3, 0])})
 
 
+def test_sigmas_and_sampled_offsets_are_compared_relative_above_one() -> None:
+    """exp(log sigma) and the offsets it scales carry float32 rounding relative to their size: 233.0898 against
+    233.08943 (kanji's sampler from a random z) is 1.6e-6 relative and passes; below 1 the tolerance stays absolute."""
+    report = parity.ParityReport()
+    for name in ("sigma_x", "offsets"):
+        parity.compare(report, "g.onnx", "case", {name: np.array([233.08943, 0.5])}, {name: np.array([233.0898, 0.5])})
+        with pytest.raises(parity.ParityError, match=f"output '{name}' differs"):
+            parity.compare(report, "g.onnx", "case", {name: np.array([233.1, 0.5002])}, {name: np.array([233.1, 0.5])})
+    with pytest.raises(parity.ParityError, match="output 'mu_x' differs"):
+        parity.compare(report, "g.onnx", "case", {"mu_x": np.array([233.08943])}, {"mu_x": np.array([233.0898])})
+
+
 def test_existing_folder_is_kept_unless_forced(folder: Path, trained: TinySetup, tmp_path: Path) -> None:
     target = tmp_path / "m"
     trained.export(target, int8=False, real_sketches=None)
