@@ -25,6 +25,7 @@ __all__ = ["SketchModel", "load_model"]
 
 PRECISIONS = ("auto", "fp32", "int8")
 SAMPLERS = ("auto", "fused", "loop")
+EMPTY_REDRAWS = 8  # sample(): how often a sketch that ended before its first point is drawn again
 
 
 class SketchModel:
@@ -203,17 +204,35 @@ class SketchModel:
         return (mu + np.exp(logvar / 2.0) * eps).astype(np.float32)
 
     def sample(self, z: object = None, n: int = 1, temperature: float = 0.5, max_len: int | None = None,
-               greedy: bool = False, seed: int | None = None, stop_at_end: bool = True) -> list[np.ndarray]:
+               greedy: bool = False, seed: int | None = None, stop_at_end: bool = True,
+               redraw_empty: int = EMPTY_REDRAWS) -> list[np.ndarray]:
         """New sketches: ``n`` per latent vector (z [Nz] or [B, Nz]; None draws z from the prior N(0, I), and an
         unconditional model takes none). Sampling stops at each sketch's end-of-sketch or after ``max_len`` points
         (default: the model's max_seq_len); ``stop_at_end=False`` draws all ``max_len`` steps and keeps every point
-        (what the benchmarks time)."""
+        (what the benchmarks time).
+
+        A sketch that ends before its first point is drawn again, up to ``redraw_empty`` times (new noise, and a new
+        z where z came from the prior): nobody asks for an empty page, and an early model draws one often (kanji
+        at 4000 steps: 33 of 100 prior samples at temperature 0.5). Rows drawn fine the first time are exactly what
+        ``redraw_empty=0`` gives; the same seed gives the same sketches."""
         n = self._count(n, "n")
         tau = self._temperature(temperature, greedy)
         steps = self._max_len(max_len)
         rng = np.random.default_rng(seed)
         zs = self._z_batch(z, n, rng)
-        batch = zs.shape[0] if zs is not None else n
+        prior = z is None and self.conditional
+        sketches = self._draw(zs, zs.shape[0] if zs is not None else n, tau, steps, rng, stop_at_end)
+        for _ in range(max(int(redraw_empty), 0) if stop_at_end else 0):
+            empty = [i for i, s in enumerate(sketches) if len(s) == 0]
+            if not empty:
+                break
+            again = self._z_batch(None, len(empty), rng) if prior else (zs[empty] if zs is not None else None)
+            for i, sketch in zip(empty, self._draw(again, len(empty), tau, steps, rng, stop_at_end)):
+                sketches[i] = sketch
+        return sketches
+
+    def _draw(self, zs: np.ndarray | None, batch: int, tau: float, steps: int, rng: np.random.Generator,
+              stop_at_end: bool) -> list[np.ndarray]:
         h, c = self._initial_state(zs, batch)
         x0 = np.tile(START_TOKEN, (batch, 1))
         noise = draw_noise(rng, steps, np.full(batch, tau), self.num_mixture)
