@@ -410,7 +410,10 @@ def describe_hardware() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), no GPU"
+    total = os.cpu_count() or 1
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else total
+    cores = f"{usable} of {total} cores" if usable < total else f"{total} cores"  # e.g. pinned with taskset
+    return f"{cores} ({cpu}), no GPU"
 
 
 def _wall_time_from_metrics(path: Path, step: int) -> float:
