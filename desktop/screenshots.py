@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     # Draw: the person draws part of a sheep; the model's suggestions appear; pointing at one previews it.
     view = window.draw_view
     lines = stroke3_to_polylines(first)
-    _draw_with_mouse(view.canvas, lines[: max(1, (2 * len(lines)) // 3)])
+    _draw_with_mouse(view.canvas, lines[: max(1, len(lines) // 3)])
     if model is not None:
         _wait(app, lambda: view._continuations_for == window.document.revision, 60)
         usable = [i for i, c in enumerate(view.continuations) if c]
