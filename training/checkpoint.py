@@ -127,6 +127,31 @@ def read_json(path: Path, error_path: Path | None = None) -> dict[str, Any]:
     return value
 
 
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The records of a run's ``metrics.jsonl``, in order. A partial last line (a run killed mid-write) is skipped;
+    any other line that is not a JSON object is a ModelError naming the file and line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ModelError(path, "missing: is this a training run's folder?") from None
+    except OSError as exc:
+        raise ModelError(path, f"cannot read ({exc})") from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                continue
+            raise ModelError(path, f"line {number} is not JSON") from None
+        if not isinstance(record, dict):
+            raise ModelError(path, f"line {number} is not a JSON object")
+        records.append(record)
+    return records
+
+
 def write_json(path: Path, value: dict[str, Any]) -> None:
     from sketchgen.fileio import atomic_write
     with atomic_write(path, mode="w") as fh:

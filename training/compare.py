@@ -7,34 +7,17 @@ longer). Reads only each run's ``metrics.jsonl`` and ``config.json``: no TensorF
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from sketchgen.errors import ConfigError, ModelError
-from training.checkpoint import CONFIG_FILE, METRICS_FILE, read_json
+from sketchgen.errors import ConfigError
+from training.checkpoint import CONFIG_FILE, METRICS_FILE, read_json, read_metrics
 
 
 def read_evaluations(run: Path) -> dict[int, dict[str, Any]]:
-    """step -> the last evaluation logged at that step (a resumed run may have logged a step twice)."""
-    path = run / METRICS_FILE
-    evals: dict[int, dict[str, Any]] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise ModelError(path, "missing: is this a training run's folder?") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):  # a run killed mid-write leaves a partial last line
-                continue
-            raise ModelError(path, f"line {number} is not JSON") from None
-        if isinstance(record, dict) and record.get("event") == "eval" and isinstance(record.get("step"), int):
-            evals[record["step"]] = record
-    return evals
+    """step -> the evaluation logged at that step."""
+    return {r["step"]: r for r in read_metrics(run / METRICS_FILE)
+            if r.get("event") == "eval" and isinstance(r.get("step"), int)}
 
 
 def _fmt(value: object) -> str:

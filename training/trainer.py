@@ -420,8 +420,7 @@ def _wall_time_from_metrics(path: Path, step: int) -> float:
     """Estimate the training time of a checkpoint written before wall time was recorded: the sum of the gaps between
     consecutive logged steps up to ``step`` (gaps over 10 minutes, a stopped run, are left out)."""
     try:
-        times = [json.loads(line)["time"] for line in path.read_text(encoding="utf-8").splitlines()
-                 if line.strip() and json.loads(line).get("step", 0) <= step and "time" in json.loads(line)]
-    except (OSError, ValueError, KeyError):
+        times = [r["time"] for r in ckpt.read_metrics(path) if r.get("step", 0) <= step and "time" in r]
+    except SketchGenError:
         return 0.0
     return float(sum(b - a for a, b in zip(times, times[1:]) if 0 < b - a < 600))
