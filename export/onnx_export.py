@@ -402,6 +402,7 @@ def export_experiment(experiment_dir: str | os.PathLike[str], out: str | os.Path
         "experiment": str(Path(experiment_dir).resolve()),
         "checkpoint": trained.directory.name,
         "best_step": state.get("best_step"),
+        **({"initialised_from": state["init_from"]} if state.get("init_from") else {}),
         "facts_source": "state.json of the checkpoint (null: not recorded by the training run)",
     }
     real = data.splits["test"] if data is not None else None

@@ -59,6 +59,10 @@ def build_train_parser() -> argparse.ArgumentParser:
     length.add_argument("--epochs", type=float, metavar="E", help="train for E passes over the training set")
     p.add_argument("--resume", "--resume_training", action="store_true",
                    help="continue the run in --experiment_dir exactly where its latest checkpoint left it")
+    p.add_argument("--init-from", "--init_from", dest="init_from", metavar="MODEL",
+                   help="start a new run from the weights of an exported model folder (a path, or a name under "
+                        "assets/models): its config and data scale, its step count (the schedules go on from it; "
+                        "--steps N is the total), a fresh optimizer state")
     p.add_argument("--seed", type=int, help="seed of weights, dropout, z noise and data order (default 0)")
     p.add_argument("--unconditional", action="store_true", help="decoder-only model (sets conditional=false)")
     p.add_argument("--no-bucketing", dest="bucketing", action="store_false",
@@ -103,8 +107,12 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _fresh_hparams(args: argparse.Namespace) -> HParams:
-    hp = HParams.load(args.config) if args.config else HParams()
+def _fresh_hparams(args: argparse.Namespace, base: dict | None = None) -> HParams:
+    """A new run's hyperparameters; ``base``: the config of the model a run starts from (--init-from)."""
+    if base is not None:
+        hp = HParams.from_dict(base, source=f"{args.init_from}: model.json config")
+    else:
+        hp = HParams.load(args.config) if args.config else HParams()
     hp = hp.with_overrides(args.hparams)
     overrides: dict[str, object] = {}
     if args.data:
@@ -166,6 +174,14 @@ def _train(args: argparse.Namespace) -> int:
     if args.strategy == "multiworker" and not os.environ.get("TF_CONFIG"):
         raise ConfigError("--strategy multiworker needs the TF_CONFIG environment variable (the cluster's workers "
                           "and this process's task); see docs/training.md")
+    initial = None
+    if args.init_from:
+        if args.resume:
+            raise ConfigError("--init-from starts a new run from a model folder, --resume continues a run: use one")
+        if args.config:
+            raise ConfigError("--init-from takes the model's own config; change hyperparameters with --hparams")
+        from training.warm_start import read_initial_model
+        initial = read_initial_model(args.init_from)
     if args.resume:
         if args.experiment_dir is None:
             raise ConfigError("--resume needs --experiment_dir (the folder of the run to continue)")
@@ -175,7 +191,13 @@ def _train(args: argparse.Namespace) -> int:
             raise ConfigError(f"{experiment}: no run to resume here (no {ckpt.CONFIG_FILE})")
         hp = _resumed_hparams(args, experiment)
     else:
-        hp = _fresh_hparams(args)
+        hp = _fresh_hparams(args, initial.config if initial else None)
+        if initial is not None:
+            from training.warm_start import check_compatible
+            check_compatible(initial, hp.to_dict())
+            if args.epochs is None and hp.num_steps <= initial.steps_trained:
+                raise ConfigError(f"--init-from {args.init_from}: the model has trained {initial.steps_trained} "
+                                  f"steps; give the total to reach with --steps N (N > {initial.steps_trained})")
         experiment = Path(args.experiment_dir) if args.experiment_dir else _default_experiment_dir(hp)
         if ckpt.checkpoint_dir(experiment, ckpt.LATEST) or ckpt.checkpoint_dir(experiment, ckpt.BEST):
             raise ConfigError(f"{experiment} already holds a training run; continue it with --resume, or choose "
@@ -216,7 +238,8 @@ def _train(args: argparse.Namespace) -> int:
         else:
             options = fresh_options()
     else:
-        data = load_sketch_data(hp.data_set, args.data_dir or DEFAULT_DATA_DIR, hp.max_seq_len)
+        data = load_sketch_data(hp.data_set, args.data_dir or DEFAULT_DATA_DIR, hp.max_seq_len,
+                                scale=initial.scale_factor if initial else None)  # the model's units
         hp = hp.with_overrides({"data_set": [s.name for s in data.sources], "max_seq_len": data.max_seq_len})
         options = fresh_options()
     options.lstm_implementation = args.lstm_implementation
@@ -226,7 +249,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.epochs is not None:
         per_epoch = len(data.splits["train"]) // hp.batch_size
-        hp = hp.with_overrides({"num_steps": _epochs_to_steps(args.epochs, per_epoch)})
+        before = initial.steps_trained if initial else 0
+        hp = hp.with_overrides({"num_steps": before + _epochs_to_steps(args.epochs, per_epoch)})
     hooks = []
     if args.tensorboard:
         from training.tensorboard import tensorboard_hooks
@@ -235,6 +259,10 @@ def _train(args: argparse.Namespace) -> int:
     if latest is not None:
         trainer.restore(latest)
         print(f"resuming {experiment} at step {trainer.step}", flush=True)
+    elif initial is not None:
+        errors = trainer.start_from_model(initial, data.splits["valid"])
+        print(f"starting from {initial.folder} at step {trainer.step} (its weights reproduce its ONNX graphs within "
+              f"{max(errors.values()):.1e}; optimizer state: fresh)", flush=True)
     trainer.write_run_files()
     params = sum(int(v.numpy().size) for v in trainer.model.trainable_variables)
     print(f"model: {'conditional' if hp.conditional else 'unconditional'}, {params:,} parameters; training to step "

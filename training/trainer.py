@@ -2,7 +2,8 @@
 
 The step is the original's: Adam (TF1 defaults, epsilon 1e-8) with the learning rate ``learning_rate_at(step)``,
 gradients clipped element-wise to [-grad_clip, grad_clip], loss ``L_R + w_KL(step) * max(L_KL, kl_tolerance)``
-(L_R alone for unconditional models). The step counter is the optimizer's ``iterations``; the learning rate and KL
+(L_R alone for unconditional models). The step counter is the optimizer's ``iterations`` (plus, for a run started
+from an exported model with ``--init-from``, the model's steps, which Adam's fresh moments do not count); the learning rate and KL
 weight at step s are computed from s before the update, as in ``sketch_rnn_train.train``.
 
 Every random stream is state that a checkpoint saves: model weights, Adam moments and step, the Keras seed
@@ -61,14 +62,32 @@ class TrainingHook(Protocol):
     def on_train_end(self, trainer: "Trainer", step: int) -> None: ...
 
 
-class SketchRNNLearningRate(keras.optimizers.schedules.LearningRateSchedule):
-    """``(lr - min_lr) * decay_rate^step + min_lr`` evaluated at the optimizer's step counter."""
+INIT_FROM_WARMUP_STEPS = 200
 
-    def __init__(self, hp: HParams):
+
+def scheduled_learning_rate(iterations, offset, hp: HParams):
+    """The learning rate of the update after ``iterations`` optimizer steps of a run that started ``offset`` steps
+    into training. A run started from a model (offset > 0) ramps the rate up linearly over its first
+    INIT_FROM_WARMUP_STEPS steps: its Adam moments start at zero, and Adam's first updates move every weight by about
+    the full rate, which would undo part of the training the model brings."""
+    iterations = tf.cast(iterations, tf.int64)
+    lr = learning_rate_at(tf.cast(iterations + offset, tf.float32), hp)
+    ramp = tf.minimum(1.0, tf.cast(iterations + 1, tf.float32) / INIT_FROM_WARMUP_STEPS)
+    return tf.where(offset > 0, lr * ramp, lr)
+
+
+class SketchRNNLearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """``(lr - min_lr) * decay_rate^step + min_lr`` evaluated at the run's step: the optimizer's step counter plus
+    ``offset``, the steps a model had trained before this run started from it (``--init-from``)."""
+
+    def __init__(self, hp: HParams, offset: tf.Variable | None = None):
         self.hp = hp
+        self.offset = offset
 
     def __call__(self, step):
-        return learning_rate_at(tf.cast(step, tf.float32), self.hp)
+        if self.offset is None:
+            return learning_rate_at(tf.cast(step, tf.float32), self.hp)
+        return scheduled_learning_rate(step, self.offset, self.hp)
 
     def get_config(self) -> dict[str, Any]:
         return {"hp": self.hp.to_dict()}
@@ -122,7 +141,10 @@ class Trainer:
             self.model = SketchRNN(hp)
             self.model.set_lstm_implementation(self.options.lstm_implementation)
             # TF1's AdamOptimizer defaults, as the original: beta1 0.9, beta2 0.999, epsilon 1e-8
-            self.optimizer = keras.optimizers.Adam(learning_rate=SketchRNNLearningRate(hp), epsilon=1e-8)
+            # steps trained before this run (--init-from): the schedules count them, Adam's bias correction not
+            self.step_offset = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_offset")
+            self.optimizer = keras.optimizers.Adam(learning_rate=SketchRNNLearningRate(hp, self.step_offset),
+                                                   epsilon=1e-8)
             self.optimizer.build(self.model.trainable_variables)
         self.batcher = TrainBatcher(data.splits["train"], hp.batch_size, data.max_seq_len, hp.seed,
                                     hp.random_scale_factor, hp.augment_stroke_prob, self.options.batching)
@@ -134,6 +156,7 @@ class Trainer:
         self.best_step: int | None = None
         self.last_saved_step: int | None = None
         self.wall_time_before = 0.0  # training wall time of earlier segments of this run (restored on resume)
+        self.init_from: dict[str, Any] | None = None  # the model folder a run started from (--init-from)
         self._segment_start = time.perf_counter()
         step = self._step if self.replicas == 1 and strategy is None else self._distributed_step
         self._train_step = tf.function(step, input_signature=[
@@ -146,7 +169,11 @@ class Trainer:
 
     @property
     def step(self) -> int:
-        return int(self.optimizer.iterations.numpy())
+        return int(self.optimizer.iterations.numpy()) + int(self.step_offset.numpy())
+
+    def _schedule_step(self):
+        """The run's step as a float tensor, for the learning-rate and KL-weight schedules."""
+        return tf.cast(tf.cast(self.optimizer.iterations, tf.int64) + self.step_offset, tf.float32)
 
     # -- the compiled step ---------------------------------------------------------------------------------------
     def _losses(self, strokes, lengths):
@@ -165,7 +192,7 @@ class Trainer:
         rows = tf.shape(strokes)[0] // replicas
         strokes, lengths = strokes[index * rows:(index + 1) * rows], lengths[index * rows:(index + 1) * rows]
         share = 1.0 / replicas  # equal slices: the global mean is the sum of the replica means / replicas
-        step = tf.cast(self.optimizer.iterations, tf.float32)
+        step = self._schedule_step()
         kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
         with tf.GradientTape() as tape:
             r_loss, offset_loss, pen_loss, kl = self._losses(strokes, lengths)
@@ -185,14 +212,14 @@ class Trainer:
     def _distributed_step(self, strokes, lengths):
         """The step under a tf.distribute strategy: replica gradients, all-reduce (SUM), clip, one Adam update."""
         hp = self.hp
-        step = tf.cast(self.optimizer.iterations, tf.float32)
+        step = self._schedule_step()
         kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
         grads, metrics = self.strategy.run(self._replica_gradients, args=(strokes, lengths))
         total = tf.distribute.ReduceOp.SUM
         grads = [self.strategy.reduce(total, g, axis=None) for g in grads]
         grads = [tf.clip_by_value(g, -hp.grad_clip, hp.grad_clip) for g in grads]
         metrics = {k: self.strategy.reduce(total, v, axis=None) for k, v in metrics.items()}
-        lr = learning_rate_at(step, hp)
+        lr = scheduled_learning_rate(self.optimizer.iterations, self.step_offset, hp)
         self.optimizer.apply(grads, self.model.trainable_variables)
         loss = (total_loss(metrics["r_loss"], metrics["kl_loss"], kl_weight, hp.kl_tolerance) if hp.conditional
                 else metrics["r_loss"])
@@ -200,7 +227,7 @@ class Trainer:
 
     def _step(self, strokes, lengths):
         hp = self.hp
-        step = tf.cast(self.optimizer.iterations, tf.float32)
+        step = self._schedule_step()
         kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
         with tf.GradientTape() as tape:
             r_loss, offset_loss, pen_loss, kl = self._losses(strokes, lengths)
@@ -208,7 +235,7 @@ class Trainer:
         variables = self.model.trainable_variables
         grads = tape.gradient(loss, variables)
         grads = [tf.clip_by_value(g, -hp.grad_clip, hp.grad_clip) for g in grads]
-        lr = learning_rate_at(step, hp)
+        lr = scheduled_learning_rate(self.optimizer.iterations, self.step_offset, hp)
         self.optimizer.apply(grads, variables)
         return {"loss": loss, "r_loss": r_loss, "offset_loss": offset_loss, "pen_loss": pen_loss, "kl_loss": kl,
                 "kl_weight": kl_weight, "lr": tf.cast(lr, tf.float32)}
@@ -222,7 +249,8 @@ class Trainer:
         return {"format": ckpt.FORMAT_VERSION, "step": self.step, "batcher": self.batcher.state(),
                 "best_cost": self.best_cost, "best_step": self.best_step, "options": self.options.to_dict(),
                 "tensorflow": tf.__version__, "keras": keras.__version__, "hardware": describe_hardware(),
-                "wall_time_s": round(self.wall_time_before + time.perf_counter() - self._segment_start, 1)}
+                "wall_time_s": round(self.wall_time_before + time.perf_counter() - self._segment_start, 1),
+                **({"init_from": self.init_from} if self.init_from else {})}
 
     def _weights_finite(self) -> bool:
         return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables)
@@ -273,6 +301,8 @@ class Trainer:
         self.batcher.restore(state["batcher"])
         self.best_cost = state.get("best_cost")
         self.best_step = state.get("best_step")
+        self.init_from = state.get("init_from")
+        self.step_offset.assign(int((self.init_from or {}).get("steps_trained") or 0))
         self.last_saved_step = int(state["step"])
         self.wall_time_before = float(state.get("wall_time_s") or _wall_time_from_metrics(
             self.experiment_dir / ckpt.METRICS_FILE, self.last_saved_step))
@@ -281,6 +311,20 @@ class Trainer:
             raise SketchGenError(f"{folder}: checkpoint step {self.step} does not match state.json {state['step']}")
         if self.is_chief:
             _truncate_metrics(self.experiment_dir / ckpt.METRICS_FILE, self.step)
+
+    def start_from_model(self, initial, sketches=None) -> dict[str, float]:
+        """Begin this fresh run with the weights of an exported model folder (training.warm_start.InitialModel),
+        at its step (so the learning-rate and KL-weight schedules go on) and with its training time counted.
+        Returns the largest difference per graph between this model and the folder's ONNX graphs."""
+        from training.warm_start import apply_and_verify
+
+        if self.step != 0:
+            raise SketchGenError(f"{self.experiment_dir}: --init-from starts a new run; this one is at step {self.step}")
+        errors = apply_and_verify(initial, self.model, sketches)
+        self.step_offset.assign(initial.steps_trained)
+        self.wall_time_before = initial.wall_time_s
+        self.init_from = {**initial.describe(), "max_error": errors}
+        return errors
 
     # -- evaluation --------------------------------------------------------------------------------------------------
     def evaluate(self, splits: Sequence[str] = ("valid",)) -> dict[str, dict[str, float]]:
