@@ -62,6 +62,8 @@ class InitialModel:
                 "steps_trained": self.steps_trained,
                 "sha256": {k: v["sha256"] for k, v in self.card["files"].items()
                            if k in ("encoder.onnx", "decoder_init.onnx", "decoder_step.onnx")},
+                "hardware": (self.card.get("training") or {}).get("hardware"),
+                "wall_time_s": self.wall_time_s or None,
                 "optimizer_state": "started afresh (a model folder holds no Adam moments)"}
 
 
