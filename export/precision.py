@@ -32,12 +32,13 @@ def step_loss(out: dict[str, np.ndarray], target: np.ndarray) -> np.ndarray:
     dx, dy = target[:, 0:1].astype(np.float64), target[:, 1:2].astype(np.float64)
     sx, sy, rho = (out[k].astype(np.float64) for k in ("sigma_x", "sigma_y", "rho"))
     nx, ny = (dx - out["mu_x"]) / sx, (dy - out["mu_y"]) / sy
-    one_minus = 1.0 - rho * rho
+    one_minus = np.maximum(1.0 - rho * rho, 1e-6)  # training.objective's floor (|rho| = 1 on padding steps)
     log_n = (-(nx * nx + ny * ny - 2.0 * rho * nx * ny) / (2.0 * one_minus) - _LOG_2PI - np.log(sx) - np.log(sy)
              - 0.5 * np.log(one_minus))
     log_mix = np.logaddexp(np.logaddexp.reduce(_log_softmax(out["pi"].astype(np.float64)) + log_n, axis=1),
                            _LOG_EPS)
-    offset = -log_mix * (1.0 - target[:, 4])
+    with np.errstate(invalid="ignore"):
+        offset = np.where(target[:, 4] == 0, -log_mix, 0.0)
     pen = -(target[:, 2:5] * _log_softmax(out["pen"].astype(np.float64))).sum(axis=1)
     return offset + pen
 

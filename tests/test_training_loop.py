@@ -198,3 +198,45 @@ def test_a_swap_interrupted_between_its_renames_is_recovered(tmp_path: Path) -> 
 def _fake_checkpoint_files(folder: Path, step: int) -> None:
     (folder / ckpt.STATE_FILE).write_text(json.dumps({"step": step}))
     (folder / f"{ckpt.CKPT_PREFIX}.index").write_text("index")
+
+
+def test_a_saturated_rho_on_padding_steps_leaves_the_loss_and_gradients_finite() -> None:
+    """Trained models saturate tanh to |rho| = 1 on padding steps (seen on sheep_uncond at step 6600, which stopped
+    its run with a NaN validation loss). Padding steps do not count in the offset term, so they must not poison it;
+    the value on real points is unchanged, and the export's numpy L_R tool agrees."""
+    from export.precision import step_loss
+    from training.model import MixtureParams
+
+    rng = np.random.default_rng(0)
+    b, t, m = 3, 6, 4
+    target = np.zeros((b, t, 5), np.float32)
+    target[:, :4, :2] = rng.normal(0, 1, (b, 4, 2))
+    target[:, :4, 2] = 1.0
+    target[:, 4:, 4] = 1.0                                   # two padding steps per sketch
+    corr = rng.normal(0, 1, (b, t, m)).astype(np.float32)
+    corr_saturated = corr.copy()
+    corr_saturated[:, 4:, 0] = 50.0                          # tanh(50) == 1.0 in float32
+    raw = {k: tf.constant(rng.normal(0, 0.5, (b, t, m)).astype(np.float32)) for k in ("pi", "mx", "my", "sx", "sy")}
+    pen = tf.constant(rng.normal(0, 1, (b, t, 3)).astype(np.float32))
+
+    def loss_and_grads(c: np.ndarray):
+        corr_t = tf.constant(c)
+        with tf.GradientTape() as tape:
+            tape.watch(corr_t)
+            params = MixtureParams(raw["pi"], raw["mx"], raw["my"], tf.exp(raw["sx"]), tf.exp(raw["sy"]),
+                                   tf.tanh(corr_t), pen)
+            loss, offset, _ = reconstruction_loss(tf.constant(target), params, t)
+        return float(loss), tape.gradient(loss, corr_t).numpy(), params
+
+    clean, clean_grad, _ = loss_and_grads(corr)
+    saturated, saturated_grad, params = loss_and_grads(corr_saturated)
+    assert np.isfinite(saturated) and np.all(np.isfinite(saturated_grad))
+    assert saturated == pytest.approx(clean, rel=1e-6)       # padding never counted; it still does not
+    np.testing.assert_allclose(saturated_grad[:, :4], clean_grad[:, :4], rtol=1e-5, atol=1e-7)
+
+    numpy_total = sum(step_loss({"pi": params.pi_logits.numpy()[:, s], "mu_x": params.mu_x.numpy()[:, s],
+                                 "mu_y": params.mu_y.numpy()[:, s], "sigma_x": params.sigma_x.numpy()[:, s],
+                                 "sigma_y": params.sigma_y.numpy()[:, s], "rho": params.rho.numpy()[:, s],
+                                 "pen": params.pen_logits.numpy()[:, s]}, target[:, s]) for s in range(t))
+    assert np.all(np.isfinite(numpy_total))
+    assert float(numpy_total.mean() / t) == pytest.approx(saturated, rel=1e-4)

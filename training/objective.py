@@ -14,12 +14,16 @@ from training.model import MixtureParams
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _EPSILON = 1e-6  # the original's floor inside log(sum_j pi_j N_j + eps)
+_ONE_MINUS_RHO2_FLOOR = 1e-6
 
 def mixture_log_density(dx, dy, p: MixtureParams):
     """log N(dx, dy | mu_j, sigma_j, rho_j) for each component j: [..., M]."""
     nx = (ops.expand_dims(dx, -1) - p.mu_x) / p.sigma_x
     ny = (ops.expand_dims(dy, -1) - p.mu_y) / p.sigma_y
-    one_minus_rho2 = 1.0 - ops.square(p.rho)
+    # tanh saturates to |rho| = 1 in float32; the model does that on padding steps (nothing is learnt there), where
+    # 1 - rho^2 = 0 would give -inf/NaN that the padding mask cannot remove (NaN * 0 is NaN). A floor far below
+    # any real point's value (|rho| < 0.96 on aaron_sheep's real points) keeps it finite.
+    one_minus_rho2 = ops.maximum(1.0 - ops.square(p.rho), _ONE_MINUS_RHO2_FLOOR)
     z = ops.square(nx) + ops.square(ny) - 2.0 * p.rho * nx * ny
     return (-z / (2.0 * one_minus_rho2) - _LOG_2PI - ops.log(p.sigma_x) - ops.log(p.sigma_y)
             - 0.5 * ops.log(one_minus_rho2))
@@ -36,7 +40,7 @@ def reconstruction_loss(target, params: MixtureParams, max_seq_len: int):
     real = 1.0 - pen[..., 2]
     batch = ops.cast(ops.shape(target)[0], "float32")
     denom = batch * float(max_seq_len)
-    offset_loss = -ops.sum(log_mix * real) / denom
+    offset_loss = -ops.sum(ops.where(real > 0, log_mix, 0.0)) / denom  # a mask, not a product: inf * 0 is NaN
     pen_ce = -ops.sum(pen * ops.log_softmax(params.pen_logits, axis=-1), axis=-1)
     pen_loss = ops.sum(pen_ce) / denom
     return offset_loss + pen_loss, offset_loss, pen_loss
