@@ -141,7 +141,9 @@ def precision_row(folder: Path) -> str:
     int8 = card.get("precision", {}).get("int8") or {}
     if "delta_nats" not in int8:
         return "not measured (no test sketches)"
-    layout = f", int8 weights: one scale per {'matrix' if int8.get('scales', 'tensor') == 'tensor' else 'column'}"
+    layout = ", int8 weights: " + {"tensor": "one scale per matrix", "column": "one scale per column",
+                                   "gates": "recurrent kernel int8 (one scale), output head fp32"}.get(
+        int8.get("scales", "tensor"), str(int8.get("scales")))
     return (f"{int8['delta_nats']:+.4f} nats (fp32 {int8['test_L_R_fp32']:.4f}, int8 {int8['test_L_R_int8']:.4f}, "
             f"{int8['sketches']} test sketches{layout})")
 

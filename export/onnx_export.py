@@ -304,9 +304,10 @@ def _int8_precision(protos: dict[str, Any], weights: DecoderWeights, real_sketch
     files = [runtime.ENCODER_INT8] * (runtime.ENCODER_INT8 in protos) + [runtime.DECODER_SAMPLE_INT8]
     info: dict[str, Any] = {
         "files": files,
-        "weights": "decoder sampler: int8 weights (one scale for the whole matrix, or one per output column: "
-                   "'scales'), h quantised with a fixed scale (uint8, 1/127), ONNX Runtime QGemm; encoder: ONNX "
-                   "Runtime DynamicQuantizeLSTM (int8 weights per gate column)"}
+        "weights": "decoder sampler: int8 weights ('scales': 'tensor', one scale for the recurrent kernel and "
+                   "output head together; 'column', one per output column; 'gates', the recurrent kernel only, "
+                   "the output head fp32), h quantised with a fixed scale (uint8, 1/127), ONNX Runtime QGemm; "
+                   "encoder: ONNX Runtime DynamicQuantizeLSTM (int8 weights per gate column)"}
     if not real_sketches or not any(len(s) <= max_seq_len for s in real_sketches):
         info.update(scales="tensor", verified=False, note="not measured: no test sketches were given to the export; "
                                                           "the engine uses it only when asked (precision='int8')")

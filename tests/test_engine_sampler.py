@@ -80,7 +80,8 @@ CASES = [  # batch, steps, temperature, stop at the end
     (4, 3 * UNROLL + 7, 0.8, True), (5, 60, 0.5, True), (2, 2 * UNROLL + 3, 0.8, False), (3, 25, 0.0, False)]
 
 
-@pytest.mark.parametrize("precision_, scales", [("fp32", "tensor"), ("int8", "tensor"), ("int8", "column")])
+@pytest.mark.parametrize("precision_, scales", [("fp32", "tensor"), ("int8", "tensor"), ("int8", "column"),
+                                               ("int8", "gates")])
 @pytest.mark.parametrize("conditional, layer_norm", [(True, False), (False, False), (True, True)])
 def test_fused_sampler_draws_exactly_the_steps_of_the_python_loop(precision_, scales, conditional, layer_norm):
     """Same noise, same steps: the same pens, offsets within 1e-4 and the same number of steps S (cut after the
@@ -172,3 +173,26 @@ def test_int8_layout_falls_back_to_per_column_scales_when_one_scale_loses_too_mu
         assert abs(report["delta_nats"]) <= precision.TOLERANCE_NATS
         if expected == "column":
             assert abs(report["tried"]["tensor"]) > precision.TOLERANCE_NATS
+
+
+def test_int8_layout_keeps_the_head_fp32_when_its_rounding_moves_the_loss():
+    """The head's log-sigma weights 30x wider: h's 1/127 rounding in the head moves sigma, so one scale and one
+    scale per column both lose more than 0.01 nats; int8 gates with the head in fp32 stay within it."""
+    rng = np.random.default_rng(4)
+    sketches = [random_stroke3(rng, n_points=int(rng.integers(10, 30))) for _ in range(16)]
+    for s in sketches:
+        s[:, :2] /= 8.0
+    w = weights(seed=5, conditional=False)
+    out_kernel = w.out_kernel.copy()
+    out_kernel[:, 3 + 3 * M: 3 + 5 * M] *= 30.0  # log sigma_x, log sigma_y
+    w = DecoderWeights(**{**w.__dict__, "out_kernel": out_kernel})
+    measure = {"decoder_init": session(_zeros_init(H)), "decoder_step": session(build_step(w, "fp32"))}
+    report = precision.choose_int8_layout(measure, None, lambda s: session(build_step(w, "int8", scales=s)),
+                                          sketches, 32, conditional=False)
+    assert report["verified"] and report["scales"] == "gates", report
+    assert abs(report["tried"]["tensor"]) > precision.TOLERANCE_NATS
+    assert abs(report["tried"]["column"]) > precision.TOLERANCE_NATS
+    # the sampler of that layout reads the head as fp32: a Gemm beside the one QGemm per step
+    body = next(n for n in build_sampler(w, "int8", scales="gates").graph.node if n.op_type == "Loop")
+    body_ops = [n.op_type for n in body.attribute[0].g.node]
+    assert body_ops.count("QGemm") == body_ops.count("Gemm") == UNROLL
