@@ -12,8 +12,11 @@ def _run(folder: Path, conditional: bool, evals: dict[int, float], partial_last_
     (folder / "config.json").write_text(json.dumps({"conditional": conditional}), encoding="utf-8")
     lines = [json.dumps({"event": "train", "step": 1, "r_loss": 9.0})]
     for step, test in evals.items():
-        lines.append(json.dumps({"event": "eval", "step": step, "valid_r_loss": test + 0.03, "valid_kl_loss": 0.3,
-                                 "test_r_loss": test}))
+        record = {"event": "eval", "step": step, "valid_r_loss": test + (0.03 if conditional else 0.05),
+                  "valid_kl_loss": 0.3}
+        if step != 600 or conditional:  # the decoder-only run did not evaluate the test set at step 600
+            record["test_r_loss"] = test
+        lines.append(json.dumps(record))
     text = "\n".join(lines) + "\n" + ('{"event": "ev' if partial_last_line else "")
     (folder / "metrics.jsonl").write_text(text, encoding="utf-8")
     return folder
@@ -26,7 +29,8 @@ def test_compare_prints_matched_steps_and_the_gap(tmp_path: Path, capsys) -> Non
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 3") or line.startswith("| 6")
             or line.startswith("| 9")]
     assert [r.split(" | ")[0] for r in rows] == ["| 300", "| 600"]  # 900: not evaluated in both runs
-    assert rows[0].endswith("| -0.010 |") and rows[1].endswith("| +0.100 |")
+    assert rows[0].endswith("| +0.010 | -0.010 |")  # valid gap, test gap
+    assert rows[1].endswith("| +0.120 | - |")  # no test L_R of the decoder-only run at 600: no test gap
 
 
 def test_compare_names_a_folder_that_is_not_a_run(tmp_path: Path, capsys) -> None:

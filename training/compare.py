@@ -26,7 +26,9 @@ def _fmt(value: object) -> str:
 
 def compare_runs(runs: list[Path]) -> str:
     """A Markdown table: one row per step every run evaluated, valid and test L_R (and L_KL) of each run; with one
-    conditional and one unconditional run, also the test L_R gap (unconditional minus conditional)."""
+    conditional and one unconditional run, also the L_R gaps (unconditional minus conditional) on the validation set
+    (evaluated at every evaluation step) and on the test set (where both runs evaluated it: a run evaluates the test
+    set only at a new best validation cost)."""
     if len(runs) < 2:
         raise ConfigError("compare needs at least two run folders")
     names = [r.name for r in runs]
@@ -40,14 +42,15 @@ def compare_runs(runs: list[Path]) -> str:
         pair = (conditional.index(True), conditional.index(False))
     head = ["step"] + [f"`{n}` valid L_R / L_KL" for n in names] + [f"`{n}` test L_R" for n in names]
     if pair:
-        head.append("test gap (uncond. - cond.)")
+        head += ["valid gap (uncond. - cond.)", "test gap (uncond. - cond.)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     for step in steps:
         rows = [e[step] for e in evals]
         cells = [str(step)] + [f"{_fmt(r.get('valid_r_loss'))} / {_fmt(r.get('valid_kl_loss'))}" for r in rows]
         cells += [_fmt(r.get("test_r_loss")) for r in rows]
         if pair:
-            c, u = rows[pair[0]].get("test_r_loss"), rows[pair[1]].get("test_r_loss")
-            cells.append(f"{u - c:+.3f}" if isinstance(c, (int, float)) and isinstance(u, (int, float)) else "-")
+            for key in ("valid_r_loss", "test_r_loss"):
+                c, u = rows[pair[0]].get(key), rows[pair[1]].get(key)
+                cells.append(f"{u - c:+.3f}" if isinstance(c, (int, float)) and isinstance(u, (int, float)) else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
