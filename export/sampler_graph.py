@@ -27,10 +27,11 @@ in columns 4-5; ``noise_angle [T, B, 2]`` holds ``(a + pi / 2, a)``.
 int8: the one weight matrix read every step (recurrent kernel and output head side by side) is int8 with one
 scale for the whole matrix (ONNX Runtime's fast ``QGemm`` path) or, where the export's test-set L_R check asks
 for it, one scale per output column; h, always in (-1, 1), is quantised with a fixed scale (1/127). The third
-layout, "gates", keeps the output head in fp32 on float h and makes only the recurrent kernel int8: the head's
-rounding (mu, log sigma) is what shows in L_R, the gates' hardly does (measured on sheep_uncond at 5400 steps:
-int8 gates -0.006 nats, int8 head +0.013 per column and +0.25 with one scale, h's 1/127 rounding in the head
-alone +0.012). Everything else stays fp32.
+layout, "gates", keeps the output head in fp32 on float h and makes only the recurrent kernel int8 (one scale per
+column): the head's rounding (mu, log sigma) is what shows in L_R, the gates' hardly does (measured on
+sheep_uncond at 5400 steps: int8 gates -0.001 nats per column, -0.006 with one scale; int8 head +0.013 per
+column, +0.25 with one scale; h's 1/127 rounding in the head alone +0.012; on sheep at 6000 steps int8 gates
++0.001 per column but +0.010 with one scale). Everything else stays fp32.
 """
 from __future__ import annotations
 
@@ -200,7 +201,7 @@ def _prepare(w: DecoderWeights) -> _Prepared:
 def quantize_int8(matrix: np.ndarray, per_column: bool) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric int8 weights and their scale: one for the whole matrix (ONNX Runtime's QGemm runs this ~4 us per
     step faster), or one per output column (finer for columns whose range is much smaller than the largest).
-    The "gates" layout quantises only the recurrent kernel, with one scale."""
+    The "gates" layout quantises only the recurrent kernel, one scale per column."""
     top = np.abs(matrix).max(axis=0) if per_column else np.array(np.abs(matrix).max())
     scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
     return np.clip(np.round(matrix / scale), -127, 127).astype(np.int8), scale
@@ -235,7 +236,7 @@ class _Weights:
     def quantized(self) -> tuple[np.ndarray, np.ndarray]:
         if self._quantized is None:
             matrix = self._p.recurrent if self.fp32_head else self._p.step_w
-            self._quantized = quantize_int8(matrix, per_column=self.scales == "column")
+            self._quantized = quantize_int8(matrix, per_column=self.scales in ("column", "gates"))
         return self._quantized
 
     def _unit(self) -> np.float32:
@@ -291,7 +292,7 @@ class _Weights:
 def _in_accumulator_units(wts: _Weights) -> bool:
     """int8 with one weight scale: the step product's bias goes into QGemm's int32 bias input (free); one scale per
     column would make a unit too small for a bias in some columns, so that layout adds the bias after (one op)."""
-    return wts.precision == "int8" and wts.scales in ("tensor", "gates")
+    return wts.precision == "int8" and wts.scales == "tensor"
 
 
 def _call_bias(b: _Builder, wts: _Weights, conditional: bool) -> str:
@@ -317,8 +318,8 @@ def _step_matmul(b: _Builder, wts: _Weights, h: str, bias: str) -> tuple[list[st
     matrix: its fast path; one scale per column costs ~4 us more per step), adds the per-call bias and returns
     floats, one op (per-column scales: plus an Add for the bias). On the 2-core CI CPU, 512 x 2208: ~15 us,
     against ~22 us for the dynamic quantisation + ``MatMulIntegerToFloat`` it replaces and ~150 us for fp32
-    (4.5 MB that do not fit the 2 MB L2). The "gates" layout: QGemm over the recurrent kernel only, and the head
-    as an fp32 ``Gemm`` on float h (~6 us more per step than one scale, ~2 us more than one per column)."""
+    (4.5 MB that do not fit the 2 MB L2). The "gates" layout: QGemm over the recurrent kernel only (one scale per
+    column, the bias added after), and the head as an fp32 ``Gemm`` on float h."""
     if wts.precision == "fp32":
         y = b.op1("Gemm", [h, wts.step_w, bias])
     else:
