@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +66,35 @@ def test_the_module_entry_point_reports_errors_with_status_2(tmp_path: Path) -> 
                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=120)
     assert proc.returncode == 2
     assert "error: " in proc.stderr and "learning_rate" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sigterm_saves_the_step_it_stopped_at_and_resume_goes_on_from_there(data_dir: Path, tmp_path: Path) -> None:
+    """A shutdown or ``kill`` (SIGTERM) stops a run like Ctrl-C: a checkpoint of the step it reached, not only of
+    the last periodic save (every 1000 steps here, so a periodic save cannot be what is found)."""
+    experiment = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "training", "--data", "toy", "--data_dir", str(data_dir),
+                             "--experiment_dir", str(experiment), "--steps", "100000", "--log_every", "1",
+                             "--no-tensorboard", "--quiet", "--hparams",
+                             TINY.replace("save_every=4,eval_every=4", "save_every=1000,eval_every=1000")],
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"})
+    try:
+        metrics = experiment / "metrics.jsonl"
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if metrics.is_file() and sum('"train"' in line for line in metrics.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted at step" in err and "--resume" in err and "Traceback" not in err
+    stopped = int(err.split("interrupted at step ")[1].split(";")[0])
+    state = json.loads((ckpt.checkpoint_dir(experiment, ckpt.LATEST) / ckpt.STATE_FILE).read_text())
+    assert stopped >= 3 and state["step"] == stopped
 
 
 def test_train_resume_and_evaluate_end_to_end(capsys, data_dir: Path, tmp_path: Path) -> None:

@@ -270,6 +270,7 @@ def _train(args: argparse.Namespace) -> int:
           f"writing {experiment}", flush=True)
     print(_device_summary(trainer), flush=True)
     started = time.time()
+    _stop_like_ctrl_c_on_sigterm()
     try:
         trainer.train(hp.num_steps)
     except KeyboardInterrupt:
@@ -283,6 +284,21 @@ def _train(args: argparse.Namespace) -> int:
     print(f"trained to step {trainer.step} in {minutes:.1f} min; latest checkpoint in {experiment / ckpt.LATEST}"
           f"{best}", flush=True)
     return 0
+
+
+def _stop_like_ctrl_c_on_sigterm() -> None:
+    """SIGTERM (a machine shutting down, ``kill``, a job scheduler) stops training as Ctrl-C does: the trainer saves
+    the latest checkpoint first, so ``--resume`` goes on from the step where it stopped, not from the last periodic
+    save. Runs started in the background (``cmd &``) ignore SIGINT, so this is also how to stop them cleanly."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (main() called from a worker thread): leave signals alone
+        pass
 
 
 def _make_strategy(name: str):
