@@ -16,7 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a sketchgen-train experiment to a model folder of ONNX graphs (encoder.onnx, "
                     "decoder_init.onnx, decoder_step.onnx, the fused samplers, model.json). Every graph is checked "
                     "against TensorFlow (max abs error <= 1e-4) before anything is written.")
-    parser.add_argument("experiment", help="experiment folder written by sketchgen-train (or one checkpoint folder)")
+    parser.add_argument("experiment", help="experiment folder written by sketchgen-train (or one checkpoint folder), "
+                                           "or a model folder to export again with this exporter")
     parser.add_argument("--out", required=True, help="model folder to write, e.g. assets/models/sheep")
     parser.add_argument("--checkpoint", choices=("best", "latest"), default="best",
                         help="which checkpoint to export (default: best, falling back to latest)")

@@ -356,13 +356,20 @@ def _recorded(state: dict[str, Any], *keys: str) -> Any:
 def export_experiment(experiment_dir: str | os.PathLike[str], out: str | os.PathLike[str], *, which: str = "best",
                       data_dir: str | os.PathLike[str] | None = None, int8: bool = True, opset: int = OPSET,
                       force: bool = False) -> Path:
-    """Export a sketchgen-train experiment (its ``best`` checkpoint, else ``latest``) to ``out``."""
+    """Export a sketchgen-train experiment (its ``best`` checkpoint, else ``latest``) to ``out``; or export a model
+    folder again (``experiment_dir`` holds a ``model.json``): its weights, config and training facts, with this
+    exporter's graphs and measurements."""
     _quiet_tf()
     from training.checkpoint import load_trained_model
     from training.dataset import load_sketch_data
 
     _check_target(Path(out), force)  # before the slow part: a wrong --out fails at once
-    trained = load_trained_model(experiment_dir, which)
+    if (Path(experiment_dir) / "model.json").is_file() and not (Path(experiment_dir) / "state.json").is_file():
+        from training.warm_start import trained_model_from_folder
+
+        trained = trained_model_from_folder(Path(experiment_dir))
+    else:
+        trained = load_trained_model(experiment_dir, which)
     hp, info = trained.hparams, trained.data
     max_seq_len = int(info.get("max_seq_len") or hp.max_seq_len)
     sources = info.get("sources") or []
@@ -400,10 +407,11 @@ def export_experiment(experiment_dir: str | os.PathLike[str], out: str | os.Path
         "steps_trained": trained.step,
         "hardware": _recorded(state, "hardware", "device"),
         "wall_time_s": _recorded(state, "wall_time_s", "train_seconds", "elapsed_s"),
-        "experiment": str(Path(experiment_dir).resolve()),
-        "checkpoint": trained.directory.name,
+        "experiment": state.get("experiment") or str(Path(experiment_dir).resolve()),
+        "checkpoint": state.get("checkpoint") or trained.directory.name,
         "best_step": state.get("best_step"),
         **({"initialised_from": state["init_from"]} if state.get("init_from") else {}),
+        **({"reexported_from": state["reexported_from"]} if state.get("reexported_from") else {}),
         "facts_source": "state.json of the checkpoint (null: not recorded by the training run)",
     }
     real = data.splits["test"] if data is not None else None

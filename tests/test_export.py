@@ -252,3 +252,34 @@ def test_cli_errors_are_one_line(experiment: Path, tmp_path: Path, capsys) -> No
     assert main([str(experiment), "--out", str(tmp_path / "m"), "--force"]) == 2
     assert "not a model folder" in capsys.readouterr().err
     assert (tmp_path / "m" / "notes.txt").read_text() == "mine"
+
+
+def test_a_model_folder_exports_again_with_its_weights_config_and_facts(experiment: Path, tmp_path: Path,
+                                                                        capsys) -> None:
+    """A shipped model outlives its run's checkpoints: ``sketchgen-export MODEL_FOLDER`` reads the weights back
+    from its graphs and writes the folder anew (here in place), keeping its config, scale, data and steps."""
+    from export.cli import main
+
+    first = tmp_path / "tiny"
+    assert main([str(experiment), "--out", str(first), "--no-int8"]) == 0
+    before = json.loads((first / "model.json").read_text())
+    x = np.random.default_rng(0).normal(0, 1, (3, 5)).astype(np.float32)
+    feeds = {"x": x, "z": np.random.default_rng(1).normal(0, 1, (3, before["config"]["z_size"])).astype(np.float32),
+             "h": np.zeros((3, before["config"]["dec_rnn_size"]), np.float32),
+             "c": np.zeros((3, before["config"]["dec_rnn_size"]), np.float32)}
+    want = _session(first / "decoder_step.onnx").run(None, feeds)
+    capsys.readouterr()
+
+    assert main([str(first), "--out", str(first), "--force", "--data-dir", str(experiment.parent)]) == 0
+    after = json.loads((first / "model.json").read_text())
+    for key in ("config", "scale_factor", "max_seq_len", "steps_trained", "conditional"):
+        assert after[key] == before[key], key
+    assert after["datasets"][0]["sha256"] == before["datasets"][0]["sha256"]
+    assert after["training"]["experiment"] == before["training"]["experiment"]
+    assert after["training"]["reexported_from"]["steps_trained"] == before["steps_trained"]
+    assert after["losses_source"].startswith("computed at export")
+    assert all(np.isfinite(v) for v in after["losses"].values())
+    assert "delta_nats" in after["precision"]["int8"]  # this time with the int8 measurement
+    got = _session(first / "decoder_step.onnx").run(None, feeds)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-5)

@@ -235,3 +235,34 @@ def apply_and_verify(initial: InitialModel, model, sketches=None) -> dict[str, f
             raise ModelError(initial.folder / graph, f"the weights read from it do not reproduce its outputs "
                                                      f"(largest error {err:.2e} > {TOLERANCE:g})")
     return errors
+
+
+def trained_model_from_folder(path_or_name: str | Path):
+    """A model folder as a ``training.checkpoint.TrainedModel``, so that ``sketchgen-export`` can export it again
+    (a newer exporter: another int8 layout, another opset) without the checkpoints of the run that made it.
+
+    The weights come from its ONNX graphs and are checked against them (:func:`apply_and_verify`); the config,
+    scale factor, data files and training facts (steps, hardware, wall time, experiment) from its ``model.json``.
+    The losses are not carried over: the export measures them again on the data (``--data-dir``)."""
+    from training.checkpoint import TrainedModel
+    from training.config import HParams
+    from training.model import SketchRNN
+
+    initial = read_initial_model(path_or_name)
+    card = initial.card
+    hp = HParams.from_dict(initial.config, source=str(initial.folder / "model.json"))
+    model = SketchRNN(hp)
+    errors = apply_and_verify(initial, model)
+    files = [d for d in card.get("datasets") or [] if d.get("file")]
+    data = {"scale_factor": initial.scale_factor, "max_seq_len": int(card.get("max_seq_len") or hp.max_seq_len),
+            "data_sets": [d["file"] for d in files] or list(hp.data_set),
+            "sources": [{"name": d["file"], "path": d["file"], **({"sha256": d["sha256"]} if d.get("sha256") else {})}
+                        for d in files]}
+    training = card.get("training") or {}
+    state = {"step": initial.steps_trained, "hardware": training.get("hardware"),
+             "wall_time_s": training.get("wall_time_s"), "best_step": training.get("best_step"),
+             "experiment": training.get("experiment"), "checkpoint": training.get("checkpoint"),
+             "reexported_from": {**initial.describe(), "max_error": errors}}
+    if training.get("initialised_from"):
+        state["init_from"] = training["initialised_from"]
+    return TrainedModel(model=model, hparams=hp, data=data, state=state, directory=initial.folder)
