@@ -15,7 +15,8 @@ SHIPPED = ("sheep", "sheep_uncond", "omniglot", "kanji")
 
 
 def _card(conditional: bool, test_l_r: float, test_l_kl: float, sha: str, steps: int = 100) -> dict:
-    return {"conditional": conditional, "steps_trained": steps, "config": {"kl_tolerance": 0.2},
+    return {"conditional": conditional, "steps_trained": steps, "max_seq_len": 250,
+            "config": {"kl_tolerance": 0.2, "z_size": 128},
             "datasets": [{"file": "a.npz", "sha256": sha}],
             "losses": {"test_L_R": test_l_r, "test_L_KL": test_l_kl}}
 
@@ -27,6 +28,8 @@ def test_latent_comparison_pairs_models_of_the_same_data():
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     assert len(rows) == 1, text  # b was trained on other data: no pair
     assert "`a` (100 steps)" in rows[0] and "`a_uncond`" in rows[0] and "**0.250**" in rows[0]
+    # z's nats per step: L_KL 0.33 x 128 dimensions / 250 steps = 0.169; the bound on -log p(x): 0.40 + 0.169
+    assert rows[0].endswith("| 0.169 | 0.569 |"), rows[0]
 
 
 def test_latent_comparison_is_empty_without_a_pair():

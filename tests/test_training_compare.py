@@ -9,7 +9,8 @@ from training.cli import main
 
 def _run(folder: Path, conditional: bool, evals: dict[int, float], partial_last_line: bool = False) -> Path:
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"conditional": conditional}), encoding="utf-8")
+    (folder / "config.json").write_text(json.dumps({"conditional": conditional, "z_size": 128, "max_seq_len": 250}),
+                                        encoding="utf-8")
     lines = [json.dumps({"event": "train", "step": 1, "r_loss": 9.0})]
     for step, test in evals.items():
         record = {"event": "eval", "step": step, "valid_r_loss": test + (0.03 if conditional else 0.05),
@@ -29,8 +30,9 @@ def test_compare_prints_matched_steps_and_the_gap(tmp_path: Path, capsys) -> Non
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 3") or line.startswith("| 6")
             or line.startswith("| 9")]
     assert [r.split(" | ")[0] for r in rows] == ["| 300", "| 600"]  # 900: not evaluated in both runs
-    assert rows[0].endswith("| +0.010 | -0.010 |")  # valid gap, test gap
-    assert rows[1].endswith("| +0.120 | - |")  # no test L_R of the decoder-only run at 600: no test gap
+    # valid gap, test gap, and what z can buy at most: L_KL 0.3 over 128 dimensions is 38.4 nats, over 250 steps 0.154
+    assert rows[0].endswith("| +0.010 | -0.010 | 0.154 |")
+    assert rows[1].endswith("| +0.120 | - | 0.154 |")  # no test L_R of the decoder-only run at 600: no test gap
 
 
 def test_compare_names_a_folder_that_is_not_a_run(tmp_path: Path, capsys) -> None:

@@ -14,6 +14,14 @@ from sketchgen.errors import ConfigError
 from training.checkpoint import CONFIG_FILE, METRICS_FILE, read_json, read_metrics
 
 
+def latent_nats_per_step(l_kl: float, z_size: int, max_seq_len: int) -> float:
+    """How much the latent vector can lower L_R at most, in L_R's units: L_KL is a mean over z's dimensions and L_R a
+    mean over the N_max steps, so z carries L_KL * N_z nats per sketch, L_KL * N_z / N_max per step. By the ELBO, a
+    decoder-only model as good as the conditional model's marginal has L_R <= L_R(cond.) + this, so the gap (uncond. -
+    cond.) exceeds it only as far as the decoder-only model is the worse density model."""
+    return l_kl * z_size / max_seq_len
+
+
 def read_evaluations(run: Path) -> dict[int, dict[str, Any]]:
     """step -> the evaluation logged at that step."""
     return {r["step"]: r for r in read_metrics(run / METRICS_FILE)
@@ -28,7 +36,8 @@ def compare_runs(runs: list[Path]) -> str:
     """A Markdown table: one row per step every run evaluated, valid and test L_R (and L_KL) of each run; with one
     conditional and one unconditional run, also the L_R gaps (unconditional minus conditional) on the validation set
     (evaluated at every evaluation step) and on the test set (where both runs evaluated it: a run evaluates the test
-    set only at a new best validation cost)."""
+    set only at a new best validation cost), and beside them the most the latent can buy (``latent_nats_per_step`` of
+    the conditional run's valid L_KL)."""
     if len(runs) < 2:
         raise ConfigError("compare needs at least two run folders")
     names = [r.name for r in runs]
@@ -42,7 +51,9 @@ def compare_runs(runs: list[Path]) -> str:
         pair = (conditional.index(True), conditional.index(False))
     head = ["step"] + [f"`{n}` valid L_R / L_KL" for n in names] + [f"`{n}` test L_R" for n in names]
     if pair:
-        head += ["valid gap (uncond. - cond.)", "test gap (uncond. - cond.)"]
+        head += ["valid gap (uncond. - cond.)", "test gap (uncond. - cond.)", "z's nats per step (L_KL N_z / N_max)"]
+        cond_config = read_json(runs[pair[0]] / CONFIG_FILE)
+        z_size, max_seq_len = cond_config.get("z_size"), cond_config.get("max_seq_len")
     lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     for step in steps:
         rows = [e[step] for e in evals]
@@ -52,5 +63,9 @@ def compare_runs(runs: list[Path]) -> str:
             for key in ("valid_r_loss", "test_r_loss"):
                 c, u = rows[pair[0]].get(key), rows[pair[1]].get(key)
                 cells.append(f"{u - c:+.3f}" if isinstance(c, (int, float)) and isinstance(u, (int, float)) else "-")
+            kl = rows[pair[0]].get("valid_kl_loss")
+            cells.append(_fmt(latent_nats_per_step(kl, z_size, max_seq_len))
+                         if isinstance(kl, (int, float)) and isinstance(z_size, int) and isinstance(max_seq_len, int)
+                         and max_seq_len > 0 else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
