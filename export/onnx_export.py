@@ -223,7 +223,7 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
         int8_scales = int8_info.get("scales", int8_scales)
         if int8_info.get("files"):
             protos[runtime.DECODER_SAMPLE_INT8] = build_sampler(weights, "int8", scales=int8_scales)
-        else:
+        if runtime.ENCODER_INT8 not in int8_info.get("files", []):
             protos.pop(runtime.ENCODER_INT8, None)
             encoder_twin = None
         if int8_info.get("verified"):
@@ -300,7 +300,8 @@ def _int8_precision(protos: dict[str, Any], weights: DecoderWeights, real_sketch
                     max_seq_len: int, hp) -> dict[str, Any]:
     """Measure int8's test-set L_R against fp32 (export/precision.py) and pick the int8 sampler's weight layout:
     the fastest one within precision.TOLERANCE_NATS. "files" lists the int8 graphs to write: none when no layout is
-    good enough; both, but unverified (the engine then uses fp32 unless asked), without test sketches."""
+    good enough; the sampler alone when the int8 encoder is not (the engine then encodes in fp32); both, but
+    unverified (the engine then uses fp32 unless asked), without test sketches."""
     files = [runtime.ENCODER_INT8] * (runtime.ENCODER_INT8 in protos) + [runtime.DECODER_SAMPLE_INT8]
     info: dict[str, Any] = {
         "files": files,
@@ -325,6 +326,11 @@ def _int8_precision(protos: dict[str, Any], weights: DecoderWeights, real_sketch
         info["files"] = []
         info["note"] = (f"int8 changed test-set L_R by {info['delta_nats']:+.4f} nats (more than "
                         f"{precision.TOLERANCE_NATS}) with every weight layout; the int8 graphs were not written")
+    elif "encoder" not in info["int8_graphs"] and encoder_int8 is not None:
+        info["files"] = [runtime.DECODER_SAMPLE_INT8]
+        info["note"] = (f"the int8 encoder moved test-set L_R by {info['encoder_int8']['delta_nats_with_int8_decoder']:+.4f} "
+                        f"nats together with the int8 decoder (more than {precision.TOLERANCE_NATS}): it was not "
+                        "written; int8 sampling encodes with encoder.onnx (fp32)")
     return info
 
 

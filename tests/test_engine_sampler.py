@@ -196,3 +196,55 @@ def test_int8_layout_keeps_the_head_fp32_when_its_rounding_moves_the_loss():
     body = next(n for n in build_sampler(w, "int8", scales="gates").graph.node if n.op_type == "Loop")
     body_ops = [n.op_type for n in body.attribute[0].g.node]
     assert body_ops.count("QGemm") == body_ops.count("Gemm") == UNROLL
+
+
+def _linear_init(w_init: np.ndarray, b_init: np.ndarray) -> onnx.ModelProto:
+    """decoder_init.onnx of a conditional model: z -> h, c = split(tanh(z W + b))."""
+    units = w_init.shape[1] // 2
+    nodes = [helper.make_node("Gemm", ["z", "w", "b"], ["pre"]), helper.make_node("Tanh", ["pre"], ["hc"]),
+             helper.make_node("Split", ["hc", "sizes"], ["h", "c"], axis=1)]
+    graph = helper.make_graph(nodes, "init", [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["B", NZ])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["B", units]) for n in ("h", "c")],
+                              [onnx.numpy_helper.from_array(w_init, "w"), onnx.numpy_helper.from_array(b_init, "b"),
+                               onnx.numpy_helper.from_array(np.array([units, units], np.int64), "sizes")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_int8_encoder_is_judged_apart_from_the_int8_decoder():
+    """The int8 decoder within the tolerance ships even when the int8 encoder, added to it, moves the loss too
+    much (then only the encoder stays fp32); a good int8 encoder ships with it. The stand-in for a bad int8
+    encoder is a real encoder graph whose z is 10x off, the good one the DynamicQuantizeLSTM encoder."""
+    from export.sampler_graph import EncoderWeights, build_encoder
+
+    rng = np.random.default_rng(7)
+    sketches = [random_stroke3(rng, n_points=int(rng.integers(10, 30))) for _ in range(16)]
+    for s in sketches:
+        s[:, :2] /= 8.0
+    enc_units = 16
+
+    def encoder_weights(mu_gain: float) -> EncoderWeights:
+        r = np.random.default_rng(8)
+        f32 = np.float32
+        return EncoderWeights(
+            kernels=tuple(r.normal(0, 0.3, (5, 4 * enc_units)).astype(f32) for _ in range(2)),
+            recurrent_kernels=tuple(r.normal(0, 0.2, (enc_units, 4 * enc_units)).astype(f32) for _ in range(2)),
+            biases=tuple(np.zeros(4 * enc_units, f32) for _ in range(2)),
+            mu=((mu_gain * r.normal(0, 0.5, (2 * enc_units, NZ))).astype(f32), np.zeros(NZ, f32)),
+            logvar=((r.normal(0, 0.1, (2 * enc_units, NZ))).astype(f32), np.full(NZ, -4.0, f32)))
+
+    w = weights(seed=5, conditional=True)
+    w = DecoderWeights(**{**w.__dict__, "kernel": w.kernel * np.float32(3.0)})  # z weighs in the decoder
+    init = session(_linear_init(rng.normal(0, 0.5, (NZ, 2 * H)).astype(np.float32), np.zeros(2 * H, np.float32)))
+    measure = {"encoder": session(build_encoder(encoder_weights(1.0), "fp32")), "decoder_init": init,
+               "decoder_step": session(build_step(w, "fp32"))}
+    int8_step = lambda s: session(build_step(w, "int8", scales=s))  # noqa: E731
+    for int8_encoder, ships in ((session(build_encoder(encoder_weights(10.0), "fp32")), False),
+                                (session(build_encoder(encoder_weights(1.0), "int8")), True)):
+        report = precision.choose_int8_layout(measure, int8_encoder, int8_step, sketches, 32, conditional=True)
+        assert report["verified"] and abs(report["delta_nats"]) <= precision.TOLERANCE_NATS, report
+        assert report["encoder_int8"]["shipped"] is ships, report
+        assert report["int8_graphs"] == (["decoder_step", "encoder"] if ships else ["decoder_step"])
+        if not ships:
+            assert abs(report["encoder_int8"]["delta_nats_with_int8_decoder"]) > precision.TOLERANCE_NATS

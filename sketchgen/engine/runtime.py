@@ -164,6 +164,16 @@ class SessionOptions:
     intra_op_threads: int = 1
 
 
+def encoder_options(options: SessionOptions) -> SessionOptions:
+    """The encoder is one long LSTM op over the whole sketch, not many small ones: a second thread nearly halves it
+    (fp32, 250 points: 6.6 -> 3.5 ms on the 2-core CPU, bench/sample_speed.py), so it gets two where there are two
+    cores. (With ONNX Runtime's thread spinning off, the second thread's wake-up at each of the 250 time steps costs
+    more than it saves: 7.8 ms.)"""
+    import os
+
+    return SessionOptions(intra_op_threads=max(options.intra_op_threads, min(2, os.cpu_count() or 1)))
+
+
 def open_session(path: Path, providers: list[str], options: SessionOptions | None = None):
     """An InferenceSession for one graph; a file ONNX Runtime cannot load is a ModelError naming it."""
     import onnxruntime as ort
