@@ -137,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     # Draw: the person draws part of a sheep; the model's suggestions appear; pointing at one previews it.
     view = window.draw_view
     lines = stroke3_to_polylines(first)
-    _draw_with_mouse(view.canvas, lines[: max(1, len(lines) // 3)])
+    # the first 40% of its points: the head and the start of the back, where the model has something to add (a
+    # whole outline with legs is a finished sheep to it: every suggestion would stop there)
+    _draw_with_mouse(view.canvas, stroke3_to_polylines(first[: max(2, int(len(first) * 0.4))]))
     if model is not None:
         _wait(app, lambda: view._continuations_for == window.document.revision, 60)
         usable = [i for i, c in enumerate(view.continuations) if c]
