@@ -268,8 +268,9 @@ def render(rows: dict[str, dict[str, list[float]]], what: str, quality: str, loa
     lines.append(f"| int8 change of test-set L_R vs fp32 (measured by the export) | {quality} | " +
                  " | " * (len(keys) - 1) + "<= 0.01 nats | |")
     lines += ["", "Encoding: the int8 columns use encoder_int8.onnx (one DynamicQuantizeLSTM op) where the model ships "
-              "it (the int8 row says), otherwise, like the other columns, encoder.onnx (two native ONNX LSTM ops, fp32). A continuation also primes the decoder with the prefix "
-              "(decoder_prime.onnx, fp32, once per prefix whatever n)."]
+              "it (the int8 row says), otherwise, like the other columns, encoder.onnx (two native ONNX LSTM ops, "
+              "fp32). A continuation also primes the decoder with the prefix (decoder_prime.onnx, fp32, once per "
+              "prefix whatever n)."]
     return "\n".join(lines) + "\n"
 
 

@@ -110,8 +110,7 @@ def latent_comparison(cards: dict[str, dict]) -> str:
             config = c.get("config") or {}
             kl_min, kl = config.get("kl_tolerance"), cl.get("test_L_KL")
             z_size, n_max = config.get("z_size"), c.get("max_seq_len", config.get("max_seq_len"))
-            z_nats = (latent_nats_per_step(kl, z_size, n_max) if isinstance(kl, (int, float))
-                      and isinstance(z_size, int) and isinstance(n_max, int) and n_max > 0 else None)
+            z_nats = latent_nats_per_step(kl, z_size, n_max)
             rows.append(f"| `{c_name}` ({c.get('steps_trained', '?')} steps) | `{u_name}` ({u.get('steps_trained', '?')} "
                         f"steps) | {_fmt(cl['test_L_R'])} | {_fmt(ul['test_L_R'])} | "
                         f"**{ul['test_L_R'] - cl['test_L_R']:.3f}** | {_fmt(kl)} | {_fmt(kl_min)} | {_fmt(z_nats)} | "

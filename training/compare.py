@@ -14,11 +14,15 @@ from sketchgen.errors import ConfigError
 from training.checkpoint import CONFIG_FILE, METRICS_FILE, read_json, read_metrics
 
 
-def latent_nats_per_step(l_kl: float, z_size: int, max_seq_len: int) -> float:
+def latent_nats_per_step(l_kl: object, z_size: object, max_seq_len: object) -> float | None:
     """How much the latent vector can lower L_R at most, in L_R's units: L_KL is a mean over z's dimensions and L_R a
     mean over the N_max steps, so z carries L_KL * N_z nats per sketch, L_KL * N_z / N_max per step. By the ELBO, a
     decoder-only model as good as the conditional model's marginal has L_R <= L_R(cond.) + this, so the gap (uncond. -
-    cond.) exceeds it only as far as the decoder-only model is the worse density model."""
+    cond.) exceeds it only as far as the decoder-only model is the worse density model. None where a run's records
+    lack one of the three."""
+    if not (isinstance(l_kl, (int, float)) and isinstance(z_size, int) and isinstance(max_seq_len, int)
+            and max_seq_len > 0):
+        return None
     return l_kl * z_size / max_seq_len
 
 
@@ -63,9 +67,6 @@ def compare_runs(runs: list[Path]) -> str:
             for key in ("valid_r_loss", "test_r_loss"):
                 c, u = rows[pair[0]].get(key), rows[pair[1]].get(key)
                 cells.append(f"{u - c:+.3f}" if isinstance(c, (int, float)) and isinstance(u, (int, float)) else "-")
-            kl = rows[pair[0]].get("valid_kl_loss")
-            cells.append(_fmt(latent_nats_per_step(kl, z_size, max_seq_len))
-                         if isinstance(kl, (int, float)) and isinstance(z_size, int) and isinstance(max_seq_len, int)
-                         and max_seq_len > 0 else "-")
+            cells.append(_fmt(latent_nats_per_step(rows[pair[0]].get("valid_kl_loss"), z_size, max_seq_len)))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

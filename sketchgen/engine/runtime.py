@@ -166,7 +166,7 @@ class SessionOptions:
 
 def encoder_options(options: SessionOptions) -> SessionOptions:
     """The encoder is one long LSTM op over the whole sketch, not many small ones: a second thread nearly halves it
-    (fp32, 250 points: 6.6 -> 3.5 ms on the 2-core CPU, bench/sample_speed.py), so it gets two where there are two
+    (fp32, 250 points: 6.6 -> 3.6 ms on the 2-core CPU, bench/sample_speed.py), so it gets two where there are two
     cores. (With ONNX Runtime's thread spinning off, the second thread's wake-up at each of the 250 time steps costs
     more than it saves: 7.8 ms.)"""
     import os
