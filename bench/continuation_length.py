@@ -1,0 +1,87 @@
+"""How far each model carries a user's unfinished drawing: the app's live completion, measured.
+
+The app continues a drawing from z = encode(prefix) (conditional models). A more informative latent can describe the
+unfinished drawing so exactly that the decoder ends it at once; this prints, per model and prefix length, the median
+number of new points and the share of continuations that stop within 3 points, over test-set sketches.
+
+    python bench/continuation_length.py [MODEL ...] [--sketches 60] [--n 4] [--temperature 0.3]
+
+Writes the table to bench/results/continuation_length.md (unless --no-write).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sketchgen.datafiles import load_npz  # noqa: E402
+from sketchgen.engine import load_model  # noqa: E402
+from sketchgen.fileio import atomic_write  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "sketch-rnn-datasets" / "aaron_sheep.npz"
+FRACTIONS = (0.4, 0.7)
+STOP_POINTS = 3
+
+
+def continuation_lengths(model, sketches: list[np.ndarray], fraction: float, n: int, temperature: float) -> np.ndarray:
+    """New points of n continuations of each sketch's first ``fraction`` of points (seeded per sketch)."""
+    lengths = []
+    for i, sketch in enumerate(sketches):
+        prefix = sketch[: max(2, int(len(sketch) * fraction))]
+        lengths += [len(c) for c in model.continue_(prefix, n=n, temperature=temperature, seed=i)]
+    return np.asarray(lengths)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", default=[str(REPO / "assets" / "models" / "sheep")],
+                        help="model folders or names (default: assets/models/sheep)")
+    parser.add_argument("--data", default=str(DATA), help="an .npz whose test split gives the prefixes")
+    parser.add_argument("--sketches", type=int, default=60, help="test sketches (the first N)")
+    parser.add_argument("--n", type=int, default=4, help="continuations per prefix")
+    parser.add_argument("--temperature", type=float, default=0.3, help="sampling temperature (the app's default)")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    if not Path(args.data).is_file():
+        if args.data == str(DATA):  # `make bench` on a clone without ../shared: nothing to measure, not a failure
+            print(f"skipped: {DATA} is not here (pass --data with a sketch-rnn .npz)")
+            return 0
+        print(f"{args.data}: no such data file", file=sys.stderr)
+        return 2
+    sketches = [np.asarray(s) for s in load_npz(Path(args.data))["test"][: args.sketches]]
+    header = "| model | steps | KL_min | test L_R / L_KL | " + " | ".join(
+        f"first {f:.0%} of the points: median new points, stops within {STOP_POINTS}" for f in FRACTIONS) + " |"
+    rows = [header, "|---|---:|---:|---|" + "---:|" * len(FRACTIONS)]
+    for folder in args.models:
+        model = load_model(folder)
+        card = model.card
+        cells = []
+        for fraction in FRACTIONS:
+            lengths = continuation_lengths(model, sketches, fraction, args.n, args.temperature)
+            cells.append(f"{np.median(lengths):.0f}, {np.mean(lengths <= STOP_POINTS):.0%}")
+        losses = card.get("losses") or {}
+        rows.append(f"| `{folder}` | {card.get('steps_trained')} | {card['config'].get('kl_tolerance')} | "
+                    f"{losses.get('test_L_R', float('nan')):.3f} / {losses.get('test_L_KL', float('nan')):.3f} | "
+                    + " | ".join(cells) + " |")
+    text = "\n".join([
+        "# How far a model carries an unfinished drawing", "",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; the first {len(sketches)} test sketches of "
+        f"`{Path(args.data).name}`, {args.n} continuations each at temperature {args.temperature}, "
+        "z = encode(prefix) as in the app.", "", *rows, ""])
+    print(text)
+    if not args.no_write:
+        out = REPO / "bench" / "results" / "continuation_length.md"
+        with atomic_write(out, "w") as f:
+            f.write(text)
+        print(f"wrote {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
