@@ -329,8 +329,9 @@ def _int8_precision(protos: dict[str, Any], weights: DecoderWeights, real_sketch
     elif "encoder" not in info["int8_graphs"] and encoder_int8 is not None:
         info["files"] = [runtime.DECODER_SAMPLE_INT8]
         delta = info["encoder_int8"]["delta_nats_with_int8_decoder"]
-        info["note"] = (f"the int8 encoder moved test-set L_R by {delta:+.4f} nats together with the int8 decoder (more than {precision.TOLERANCE_NATS}): it was not "
-                        "written; int8 sampling encodes with encoder.onnx (fp32)")
+        info["note"] = (f"the int8 encoder moved test-set L_R by {delta:+.4f} nats together with the int8 decoder "
+                        f"(more than {precision.TOLERANCE_NATS}): it was not written; int8 sampling encodes with "
+                        "encoder.onnx (fp32)")
     return info
 
 

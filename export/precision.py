@@ -102,11 +102,11 @@ def choose_int8_layout(sessions: dict[str, Any], int8_encoder: Any | None, int8_
     ``int8_step(scales)`` gives the int8 step session for a layout of ``export.sampler_graph.INT8_SCALES``, tried in
     that order with the fp32 encoder: one scale for the whole weight matrix (ONNX Runtime's fast QGemm path), one
     scale per output column, the recurrent kernel only. The decoder is judged alone because the encoder's int8
-    error is another matter (sheep at 8700 steps: int8 encoder +0.012 nats by itself, int8 decoder +0.003 with per-column scales): a bad
-    int8 encoder must not keep the fast sampler out, nor a good sampler let a bad encoder in. The int8 encoder
-    then ships only where both together stay within the tolerance. Returns compare_precisions' report for what
-    ships (``int8_graphs``: the decoder step, plus the encoder when it passed; ``verified`` false when no decoder
-    layout passed), its ``scales``, every decoder layout's ``delta_nats`` under ``tried``, and under
+    error is another matter (sheep at 8700 steps: int8 encoder +0.012 nats by itself, int8 decoder +0.003 with
+    per-column scales): a bad int8 encoder must not keep the fast sampler out, nor a good sampler let a bad encoder
+    in. The int8 encoder then ships only where both together stay within the tolerance. Returns compare_precisions'
+    report for what ships (``int8_graphs``: the decoder step, plus the encoder when it passed; ``verified`` false
+    when no decoder layout passed), its ``scales``, every decoder layout's ``delta_nats`` under ``tried``, and under
     ``encoder_int8`` the delta with the int8 encoder added and whether it ships."""
     from export.sampler_graph import INT8_SCALES
 

@@ -169,8 +169,6 @@ def encoder_options(options: SessionOptions) -> SessionOptions:
     (fp32, 250 points: 6.6 -> 3.6 ms on the 2-core CPU, bench/sample_speed.py), so it gets two where there are two
     cores. (With ONNX Runtime's thread spinning off, the second thread's wake-up at each of the 250 time steps costs
     more than it saves: 7.8 ms.)"""
-    import os
-
     return SessionOptions(intra_op_threads=max(options.intra_op_threads, min(2, os.cpu_count() or 1)))
 
 
