@@ -2,9 +2,11 @@
 
 The app continues a drawing from z = encode(prefix) (conditional models). A more informative latent can describe the
 unfinished drawing so exactly that the decoder ends it at once; this prints, per model and prefix length, the median
-number of new points and the share of continuations that stop within 3 points, over test-set sketches.
+number of new points, the share of continuations that stop within 3 points and the share of prefixes where all of
+the app's suggestions are empty, over test-set sketches, beside the same numbers for the people who drew them (the
+rest of each sketch after the prefix). The defaults are the app's: 4 suggestions at temperature 0.5.
 
-    python bench/continuation_length.py [MODEL ...] [--sketches 60] [--n 4] [--temperature 0.3]
+    python bench/continuation_length.py [MODEL ...] [--sketches 60] [--n 4] [--temperature 0.5]
 
 Writes the table to bench/results/continuation_length.md (unless --no-write).
 """
@@ -30,12 +32,26 @@ STOP_POINTS = 3
 
 
 def continuation_lengths(model, sketches: list[np.ndarray], fraction: float, n: int, temperature: float) -> np.ndarray:
-    """New points of n continuations of each sketch's first ``fraction`` of points (seeded per sketch)."""
+    """[sketches, n]: new points of n continuations of each sketch's first ``fraction`` of points (seeded per
+    sketch, one call per prefix as in the app)."""
     lengths = []
     for i, sketch in enumerate(sketches):
         prefix = sketch[: max(2, int(len(sketch) * fraction))]
-        lengths += [len(c) for c in model.continue_(prefix, n=n, temperature=temperature, seed=i)]
+        lengths.append([len(c) for c in model.continue_(prefix, n=n, temperature=temperature, seed=i)])
     return np.asarray(lengths)
+
+
+def human_remainders(sketches: list[np.ndarray], fraction: float) -> np.ndarray:
+    """The points each person still drew after the same prefix: the reference a completion is judged against."""
+    return np.asarray([len(s) - max(2, int(len(s) * fraction)) for s in sketches])
+
+
+def cell(lengths: np.ndarray) -> str:
+    """Median new points, the share of continuations that stop within STOP_POINTS, and (for [sketches, n]) the share
+    of prefixes whose n suggestions are all empty: the app then shows none, only 'the model would end the drawing
+    here'."""
+    text = f"{np.median(lengths):.0f}, {np.mean(lengths <= STOP_POINTS):.0%}"
+    return text + (f", {np.mean((lengths == 0).all(axis=1)):.0%}" if lengths.ndim == 2 else ", -")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="model folders or names (default: assets/models/sheep)")
     parser.add_argument("--data", default=str(DATA), help="an .npz whose test split gives the prefixes")
     parser.add_argument("--sketches", type=int, default=60, help="test sketches (the first N)")
-    parser.add_argument("--n", type=int, default=4, help="continuations per prefix")
-    parser.add_argument("--temperature", type=float, default=0.3, help="sampling temperature (the app's default)")
+    parser.add_argument("--n", type=int, default=4, help="continuations per prefix (the app's default)")
+    parser.add_argument("--temperature", type=float, default=0.5, help="sampling temperature (the app's default)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     if not Path(args.data).is_file():
@@ -55,18 +71,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.data}: no such data file", file=sys.stderr)
         return 2
     sketches = [np.asarray(s) for s in load_npz(Path(args.data))["test"][: args.sketches]]
-    header = "| model | steps | KL_min | test L_R / L_KL | " + " | ".join(
-        f"first {f:.0%} of the points: median new points, stops within {STOP_POINTS}" for f in FRACTIONS) + " |"
-    rows = [header, "|---|---:|---:|---|" + "---:|" * len(FRACTIONS)]
+    header = "| model | steps | KL_min | KL weight | test L_R / L_KL | " + " | ".join(
+        f"first {f:.0%} of the points: median new points, stops within {STOP_POINTS}, all {args.n} empty"
+        for f in FRACTIONS) + " |"
+    rows = [header, "|---|---:|---:|---:|---|" + "---:|" * len(FRACTIONS),
+            "| the people who drew them (the rest of each test sketch) | | | | | "
+            + " | ".join(cell(human_remainders(sketches, f)) for f in FRACTIONS) + " |"]
     for folder in args.models:
         model = load_model(folder)
         card = model.card
         cells = []
         for fraction in FRACTIONS:
-            lengths = continuation_lengths(model, sketches, fraction, args.n, args.temperature)
-            cells.append(f"{np.median(lengths):.0f}, {np.mean(lengths <= STOP_POINTS):.0%}")
+            cells.append(cell(continuation_lengths(model, sketches, fraction, args.n, args.temperature)))
         losses = card.get("losses") or {}
         rows.append(f"| `{folder}` | {card.get('steps_trained')} | {card['config'].get('kl_tolerance')} | "
+                    f"{card['config'].get('kl_weight')} | "
                     f"{losses.get('test_L_R', float('nan')):.3f} / {losses.get('test_L_KL', float('nan')):.3f} | "
                     + " | ".join(cells) + " |")
     text = "\n".join([
