@@ -66,6 +66,22 @@ def test_load_reports_provider_sampler_and_card(model: SketchModel, folder: Path
     assert load_model(folder).precision == "int8"  # auto: the export verified int8 on the test sketches
 
 
+def test_threads_go_to_the_heavy_graphs_only(folder: Path) -> None:
+    """intra_op_threads reaches the sampler; decoder_init stays on the calling thread (a pool of its own spins after
+    each call and slowed a 2-thread sampler 2x on two cores); the encoder gets two threads where there are two cores."""
+    import os
+
+    two = load_model(folder, intra_op_threads=2, precision="int8")
+    threads = {name: session.get_session_options().intra_op_num_threads for name, session in two._sessions.items()}
+    assert threads["decoder_init.onnx"] == 1
+    assert threads["decoder_sample_int8.onnx"] == 2 and threads["decoder_step.onnx"] == 2
+    assert threads["encoder.onnx"] == 2
+    one = load_model(folder, precision="int8")
+    threads = {name: session.get_session_options().intra_op_num_threads for name, session in one._sessions.items()}
+    assert threads["decoder_sample_int8.onnx"] == 1 and threads["decoder_init.onnx"] == 1
+    assert threads["encoder.onnx"] == min(2, os.cpu_count() or 1)
+
+
 def test_names_resolve_under_assets_models() -> None:
     with pytest.raises(ModelError, match="no such model folder or model name"):
         load_model("no-such-model-name")

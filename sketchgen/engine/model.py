@@ -356,9 +356,7 @@ def load_model(path: str | os.PathLike[str], provider: str = "auto", precision: 
         wanted.append(runtime.ENCODER_INT8)
     sessions = {}
     for name in wanted:
-        encoder = name in (runtime.ENCODER, runtime.ENCODER_INT8)
-        session = runtime.open_session(folder / name, providers,
-                                       runtime.encoder_options(options) if encoder else options)
+        session = runtime.open_session(folder / name, providers, runtime.graph_options(name, options))
         runtime.check_io(session, folder / name, contract[name])
         sessions[name] = session
     used = sessions[runtime.DECODER_STEP].get_providers()[0]

@@ -172,6 +172,19 @@ def encoder_options(options: SessionOptions) -> SessionOptions:
     return SessionOptions(intra_op_threads=max(options.intra_op_threads, min(2, os.cpu_count() or 1)))
 
 
+def graph_options(name: str, options: SessionOptions) -> SessionOptions:
+    """The options for one graph of a model folder. ``decoder_init.onnx`` (one small product) always runs on the
+    calling thread: every session owns its thread pool, whose threads spin on for a while after a call, so a
+    2-thread init session called just before a 2-thread sampler took a core from it (one sketch: 22 ms against 11
+    on the 2-core CPU; ONNX Runtime's Python API cannot share one pool between sessions). The encoders get
+    :func:`encoder_options`."""
+    if name in (ENCODER, ENCODER_INT8):
+        return encoder_options(options)
+    if name == DECODER_INIT:
+        return SessionOptions(intra_op_threads=1)
+    return options
+
+
 def open_session(path: Path, providers: list[str], options: SessionOptions | None = None):
     """An InferenceSession for one graph; a file ONNX Runtime cannot load is a ModelError naming it."""
     import onnxruntime as ort
