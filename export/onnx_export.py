@@ -413,6 +413,7 @@ def export_experiment(experiment_dir: str | os.PathLike[str], out: str | os.Path
     training = {
         "steps_trained": trained.step,
         "hardware": _recorded(state, "hardware", "device"),
+        **({"segments": state["segments"]} if state.get("segments") else {}),
         "wall_time_s": _recorded(state, "wall_time_s", "train_seconds", "elapsed_s"),
         "experiment": state.get("experiment") or str(Path(experiment_dir).resolve()),
         "checkpoint": state.get("checkpoint") or trained.directory.name,

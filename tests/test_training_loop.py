@@ -19,7 +19,7 @@ from training.config import HParams
 from training.dataset import SketchData, load_sketch_data, make_batch
 from training.model import SketchRNN, split_mixture
 from training.objective import reconstruction_loss
-from training.trainer import TrainOptions, Trainer, TrainingDiverged
+from training.trainer import TrainingDiverged, TrainOptions, Trainer, summarize_hardware
 
 TINY = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=20, max_seq_len=60,
             save_every=5, eval_every=5)
@@ -92,6 +92,9 @@ def test_a_resumed_run_equals_an_uninterrupted_one(data: SketchData, tmp_path: P
     last_resumed = second.train(12)
     total = json.loads((tmp_path / "split" / "latest" / ckpt.STATE_FILE).read_text())["wall_time_s"]
     assert total > first_segment  # wall time adds up across resumes
+    segments = json.loads((tmp_path / "split" / "latest" / ckpt.STATE_FILE).read_text())["segments"]
+    assert [seg["steps"] for seg in segments] == [[0, 6], [6, 12]]  # the card can say where each part ran
+    assert all("cores" in seg["hardware"] and seg["wall_time_s"] > 0 for seg in segments)
 
     assert last_resumed["loss"] == pytest.approx(last_straight["loss"], abs=1e-6)
     for a, b in zip(straight.model.variables, second.model.variables):
@@ -100,6 +103,14 @@ def test_a_resumed_run_equals_an_uninterrupted_one(data: SketchData, tmp_path: P
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
     steps = [json.loads(line)["step"] for line in (tmp_path / "split" / ckpt.METRICS_FILE).read_text().splitlines()]
     assert steps == sorted(steps)  # lines written after the checkpoint of a resumed run are not duplicated
+
+
+def test_the_hardware_line_names_every_machine_of_a_run() -> None:
+    amd, pinned = "2 cores (AMD EPYC), no GPU", "1 of 2 cores (AMD EPYC), no GPU"
+    assert summarize_hardware([{"steps": [0, 6], "hardware": amd}, {"steps": [6, 12], "hardware": amd}]) == amd
+    assert summarize_hardware([{"steps": [8700, 10800], "hardware": pinned}, {"steps": [10800, 11700],
+                                                                              "hardware": amd}]) == (
+        f"{pinned} (steps 8700-10800); {amd} (steps 10800-11700)")
 
 
 def test_checkpoints_hold_config_scale_factor_and_the_best_model(data: SketchData, tmp_path: Path) -> None:

@@ -156,6 +156,8 @@ class Trainer:
         self.best_step: int | None = None
         self.last_saved_step: int | None = None
         self.wall_time_before = 0.0  # training wall time of earlier segments of this run (restored on resume)
+        self.segments_before: list[dict[str, Any]] = []  # where earlier segments ran (restored on resume)
+        self._segment_first_step = 0
         self.init_from: dict[str, Any] | None = None  # the model folder a run started from (--init-from)
         self._segment_start = time.perf_counter()
         step = self._step if self.replicas == 1 and strategy is None else self._distributed_step
@@ -248,9 +250,18 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         return {"format": ckpt.FORMAT_VERSION, "step": self.step, "batcher": self.batcher.state(),
                 "best_cost": self.best_cost, "best_step": self.best_step, "options": self.options.to_dict(),
-                "tensorflow": tf.__version__, "keras": keras.__version__, "hardware": describe_hardware(),
+                "tensorflow": tf.__version__, "keras": keras.__version__, **self._hardware_record(),
                 "wall_time_s": round(self.wall_time_before + time.perf_counter() - self._segment_start, 1),
                 **({"init_from": self.init_from} if self.init_from else {})}
+
+    def _hardware_record(self) -> dict[str, Any]:
+        """Every segment of the run (a start or a --resume) with its steps, hardware and wall time, and a one-line
+        summary for the model card: a run resumed on another machine, or pinned to fewer cores for a while, is
+        described whole, not by the machine of its last segment."""
+        current = {"steps": [self._segment_first_step, self.step], "hardware": describe_hardware(),
+                   "wall_time_s": round(time.perf_counter() - self._segment_start, 1)}
+        segments = [*self.segments_before, current]
+        return {"hardware": summarize_hardware(segments), "segments": segments}
 
     def _weights_finite(self) -> bool:
         return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables)
@@ -306,7 +317,13 @@ class Trainer:
         self.last_saved_step = int(state["step"])
         self.wall_time_before = float(state.get("wall_time_s") or _wall_time_from_metrics(
             self.experiment_dir / ckpt.METRICS_FILE, self.last_saved_step))
+        self.segments_before = list(state.get("segments") or [])
+        if not self.segments_before and state.get("hardware"):  # written before segments were recorded
+            first = int((self.init_from or {}).get("steps_trained") or 0)
+            self.segments_before = [{"steps": [first, self.last_saved_step], "hardware": state["hardware"],
+                                     "wall_time_s": None, "note": "recorded as one segment"}]
         self._segment_start = time.perf_counter()
+        self._segment_first_step = self.last_saved_step
         if self.step != int(state["step"]):
             raise SketchGenError(f"{folder}: checkpoint step {self.step} does not match state.json {state['step']}")
         if self.is_chief:
@@ -323,6 +340,7 @@ class Trainer:
         errors = apply_and_verify(initial, self.model, sketches)
         self.step_offset.assign(initial.steps_trained)
         self.wall_time_before = initial.wall_time_s
+        self._segment_first_step = initial.steps_trained
         self.init_from = {**initial.describe(), "max_error": errors}
         return errors
 
@@ -378,6 +396,7 @@ class Trainer:
         data_state, step_before = self.batcher.state(), self.step
         window_start, window_sketches = time.perf_counter(), 0
         self._segment_start = time.perf_counter()
+        self._segment_first_step = self.step
         self._notify("on_train_begin", self.step)
         try:
             while self.step < num_steps:
@@ -458,6 +477,17 @@ def describe_hardware() -> str:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else total
     cores = f"{usable} of {total} cores" if usable < total else f"{total} cores"  # e.g. pinned with taskset
     return f"{cores} ({cpu}), no GPU"
+
+
+def summarize_hardware(segments: Sequence[dict[str, Any]]) -> str:
+    """One line for the model card: the hardware, or each different one with the steps it trained."""
+    kinds: dict[str, list[str]] = {}
+    for seg in segments:
+        first, last = seg.get("steps") or (None, None)
+        kinds.setdefault(str(seg.get("hardware")), []).append(f"{first}-{last}")
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    return "; ".join(f"{hardware} (steps {', '.join(spans)})" for hardware, spans in kinds.items())
 
 
 def _wall_time_from_metrics(path: Path, step: int) -> float:
