@@ -103,6 +103,10 @@ def test_a_resumed_run_equals_an_uninterrupted_one(data: SketchData, tmp_path: P
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
     steps = [json.loads(line)["step"] for line in (tmp_path / "split" / ckpt.METRICS_FILE).read_text().splitlines()]
     assert steps == sorted(steps)  # lines written after the checkpoint of a resumed run are not duplicated
+    second.train(14)  # a second call in the same process adds a segment and its time
+    state = json.loads((tmp_path / "split" / "latest" / ckpt.STATE_FILE).read_text())
+    assert [seg["steps"] for seg in state["segments"]] == [[0, 6], [6, 12], [12, 14]]
+    assert state["wall_time_s"] > total
 
 
 def test_the_hardware_line_names_every_machine_of_a_run() -> None:

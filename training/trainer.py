@@ -258,10 +258,23 @@ class Trainer:
         """Every segment of the run (a start or a --resume) with its steps, hardware and wall time, and a one-line
         summary for the model card: a run resumed on another machine, or pinned to fewer cores for a while, is
         described whole, not by the machine of its last segment."""
-        current = {"steps": [self._segment_first_step, self.step], "hardware": describe_hardware(),
-                   "wall_time_s": round(time.perf_counter() - self._segment_start, 1)}
-        segments = [*self.segments_before, current]
+        segments = [*self.segments_before]
+        if self.step > self._segment_first_step or not segments:
+            segments.append(self._current_segment())
         return {"hardware": summarize_hardware(segments), "segments": segments}
+
+    def _current_segment(self) -> dict[str, Any]:
+        return {"steps": [self._segment_first_step, self.step], "hardware": describe_hardware(),
+                "wall_time_s": round(time.perf_counter() - self._segment_start, 1)}
+
+    def _close_segment(self) -> None:
+        """At the end of ``train``: its steps and time join the earlier ones, so a second ``train`` call in the same
+        process adds to them (and the time between the calls is not counted)."""
+        if self.step > self._segment_first_step:
+            self.segments_before.append(self._current_segment())
+            self.wall_time_before += time.perf_counter() - self._segment_start
+        self._segment_start = time.perf_counter()
+        self._segment_first_step = self.step
 
     def _weights_finite(self) -> bool:
         return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables)
@@ -433,6 +446,7 @@ class Trainer:
             raise
         finally:
             bar.close()
+            self._close_segment()
             self._notify("on_train_end", self.step)
         return metrics
 
