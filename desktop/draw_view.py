@@ -368,8 +368,10 @@ class DrawView(QWidget):
 
         def done(s3: np.ndarray) -> None:
             self.undo_stack.push(ReplaceDrawing(self.document, strokes_from_stroke3(s3, MODEL), "Random sample"))
-            self.message.emit(f"Sampled a new drawing ({len(s3)} points, temperature {temperature:.2f}); "
-                              "Ctrl+Z brings yours back.")
+            unfinished = "" if model.finished(s3) else (
+                f"; the model did not end it within {len(s3)} points: a higher temperature helps")
+            self.message.emit(f"Sampled a new drawing ({len(s3)} points, temperature {temperature:.2f}"
+                              f"{unfinished}); Ctrl+Z brings yours back.")
 
         self.runner.submit(SAMPLE, lambda: model.sample(temperature, seed), done,
                            lambda m: self.error.emit("Sampling failed", m))

@@ -20,7 +20,10 @@ from desktop.model_catalog import card_facts, card_license
 from sketchgen.errors import ModelError, SketchError
 from sketchgen.strokes import center, validate_stroke3
 
-__all__ = ["LoadedModel", "load", "centred", "stroke3_at_origin"]
+__all__ = ["LoadedModel", "load", "centred", "stroke3_at_origin", "SAMPLE_ATTEMPTS"]
+
+# prior samples drawn per "Random sample" (one batch, one call): the first the model finished wins
+SAMPLE_ATTEMPTS = 16
 
 
 def stroke3_at_origin(s3: np.ndarray) -> np.ndarray:
@@ -84,12 +87,20 @@ class LoadedModel:
         strokes = strokes_from_stroke3(continuation, MODEL, name="continuation")
         return [s.translated(float(prefix_end[0]), float(prefix_end[1])) for s in strokes]
 
-    def sample(self, temperature: float, seed: int | None = None, attempts: int = 8) -> np.ndarray:
-        """One sample (z from the prior), centred on the origin. A model can end a sketch at once, so ``attempts``
-        latents are drawn in one batch (one call, barely slower than one) and the first non-empty sketch wins."""
+    def sample(self, temperature: float, seed: int | None = None, attempts: int = SAMPLE_ATTEMPTS) -> np.ndarray:
+        """One sample (z from the prior), centred on the origin. ``attempts`` latents are drawn in one batch (one
+        call) and the first sketch the model finished wins: at low temperatures an early model often never chooses
+        end-of-sketch and loops on until its last point (the 8700-step sheep at temperature 0.1: 81% of samples, most
+        of them scribbled circles), and such a sketch is one the model never called done. Failing that, the first
+        non-empty one (:meth:`finished` tells which it is)."""
         results = self.model.sample(n=attempts, temperature=temperature, seed=seed)
-        result = next((r for r in results if len(r)), results[0])
-        return self._checked(result, "sample")
+        finished = [r for r in results if self.finished(r)]
+        drawn = [r for r in results if len(r)]
+        return self._checked((finished or drawn or results)[0], "sample")
+
+    def finished(self, sketch: np.ndarray) -> bool:
+        """Whether the model ended this sketch itself (rather than running out of points at its ``max_seq_len``)."""
+        return 0 < len(sketch) < int(self.model.max_seq_len)
 
     def reconstruct(self, sketch: np.ndarray, temperature: float, seed: int | None = None) -> np.ndarray:
         """Encode then decode ``sketch``; centred like the original."""
