@@ -72,11 +72,17 @@ class LoadedModel:
     def continuations(
         self, prefix: Sequence[Stroke], n: int, temperature: float, seed: int | None = None
     ) -> list[list[Stroke]]:
-        """``n`` alternative ways to go on from the drawing ``prefix``; each is a list of new model strokes only."""
+        """``n`` alternative ways to go on from the drawing ``prefix``; each is a list of new model strokes only.
+        Several attempts per suggestion are drawn in one batch and those the model ended itself come first
+        (``sketchgen.engine.selection``): at temperature 0.3 the shipped sheep loops on to its last point in 44% of
+        single continuations of 40% of a sheep, 14% of the chosen ones."""
+        from sketchgen.engine.selection import attempts_for, prefer_finished
+
         if not prefix:
             raise SketchError("nothing drawn yet: draw a stroke first")
         s3 = stroke3_at_origin(strokes_to_stroke3(prefix))
-        results = self.model.continue_(s3, n=n, temperature=temperature, seed=seed)
+        results = self.model.continue_(s3, n=attempts_for(n), temperature=temperature, seed=seed)
+        results = prefer_finished(results, n, self.model.max_seq_len)
         end = prefix[-1].points[-1]
         return [self._continuation_strokes(end, np.asarray(r, dtype=np.float32)) for r in results]
 
@@ -93,14 +99,16 @@ class LoadedModel:
         end-of-sketch and loops on until its last point (the 8700-step sheep at temperature 0.1: 81% of samples, most
         of them scribbled circles), and such a sketch is one the model never called done. Failing that, the first
         non-empty one (:meth:`finished` tells which it is)."""
+        from sketchgen.engine.selection import prefer_finished
+
         results = self.model.sample(n=attempts, temperature=temperature, seed=seed)
-        finished = [r for r in results if self.finished(r)]
-        drawn = [r for r in results if len(r)]
-        return self._checked((finished or drawn or results)[0], "sample")
+        return self._checked(prefer_finished(results, 1, self.model.max_seq_len)[0], "sample")
 
     def finished(self, sketch: np.ndarray) -> bool:
         """Whether the model ended this sketch itself (rather than running out of points at its ``max_seq_len``)."""
-        return 0 < len(sketch) < int(self.model.max_seq_len)
+        from sketchgen.engine.selection import finished
+
+        return finished(sketch, self.model.max_seq_len)
 
     def reconstruct(self, sketch: np.ndarray, temperature: float, seed: int | None = None) -> np.ndarray:
         """Encode then decode ``sketch``; centred like the original."""

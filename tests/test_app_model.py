@@ -270,6 +270,38 @@ def test_a_random_sample_is_a_drawing_the_model_finished():
     assert app_finished >= raw_finished
 
 
+def test_suggestions_are_continuations_the_model_finished_first():
+    """At temperature 0.3 the shipped sheep loops on to its last point in ~40% of single continuations; the app
+    draws several attempts per suggestion in one batch and shows those the model ended itself first."""
+    from desktop.document import strokes_from_stroke3
+    from desktop.inference import load, stroke3_at_origin
+    from sketchgen.engine.selection import attempts_for, prefer_finished
+
+    loaded = load(shipped_model())
+    limit = loaded.model.max_seq_len
+    angle = np.linspace(0, 2 * np.pi, 31)
+    outline = np.stack([120 * np.cos(angle), 70 * np.sin(angle)], axis=1)  # a body, as a person starts a sheep
+    prefix = np.zeros((30, 3), np.float32)
+    prefix[:, :2] = np.diff(outline, axis=0)
+    prefix[-1, 2] = 1
+    strokes = strokes_from_stroke3(prefix, MODEL)
+    s3 = stroke3_at_origin(strokes_to_stroke3(strokes))
+    shown_looping = first_looping = 0
+    for seed in range(4):
+        attempts = loaded.model.continue_(s3, n=attempts_for(4), temperature=0.3, seed=seed)
+        expected = prefer_finished(attempts, 4, limit)
+        shown = loaded.continuations(strokes, 4, 0.3, seed=seed)
+        assert len(shown) == 4
+        end = strokes[-1].points[-1]
+        for got, want in zip(shown, expected):
+            assert _same_strokes(got, loaded._continuation_strokes(end, np.asarray(want, np.float32)))
+        finished = sum(0 < len(a) < limit for a in attempts)
+        assert sum(0 < len(e) < limit for e in expected) == min(4, finished)
+        shown_looping += sum(len(e) >= limit for e in expected)
+        first_looping += sum(len(a) >= limit for a in attempts[:4])  # what 4 single continuations would show
+    assert shown_looping <= first_looping
+
+
 def test_progress_indicator_shows_while_the_model_works(make_window, qtbot):
     import threading
 
