@@ -1,8 +1,9 @@
 """docs/models.md: each shipped model's numbers, samples at three temperatures and test-set reconstructions.
 
 Rerun after exporting a model: `python -m export.gallery` (or `make models-doc`). Uses only the engine (ONNX
-Runtime) and the shared renderer, so what it shows is what the app draws. Seeds are fixed: reruns give the same
-pictures for the same model files.
+Runtime) and the shared renderer, so what it shows is what the engine draws (the app's Random sample keeps the
+first of 16 that the model ended itself: sketchgen.engine.selection). Seeds are fixed: reruns give the same pictures
+for the same model files.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 from sketchgen.datafiles import load_npz
 from sketchgen.engine import load_model
 from sketchgen.engine.runtime import read_card
+from sketchgen.engine.selection import finished
 from sketchgen.errors import SketchGenError
 from sketchgen.fileio import atomic_write
 from sketchgen.render import grid_png
@@ -24,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 TEMPERATURES = (0.1, 0.5, 1.0)
 SAMPLES_PER_TEMPERATURE = 8
 RECONSTRUCTIONS = 8
+ENDING_SAMPLES = 100  # samples per temperature counted for how many the model ends itself
 
 
 def _data_file(card: dict, data_dirs: list[Path]) -> Path | None:
@@ -75,7 +78,11 @@ def model_section(model_dir: Path, out_dir: Path, data_dirs: list[Path]) -> str:
         sketches = model.sample(n=SAMPLES_PER_TEMPERATURE, temperature=t, seed=7)
         png = out_dir / f"{name}-samples-t{t}.png"
         _write_png(png, grid_png(sketches, cols=SAMPLES_PER_TEMPERATURE, cell=112))
-        lines += [f"Samples at temperature {t}:", "", f"![{name} samples, temperature {t}]({rel}/{png.name})", ""]
+        ends = np.mean([finished(s, model.max_seq_len)
+                        for s in model.sample(n=ENDING_SAMPLES, temperature=t, seed=8)])
+        lines += [f"Samples at temperature {t} ({ends:.0%} of {ENDING_SAMPLES} samples end before the "
+                  f"{model.max_seq_len}-point limit; the rest run on to it):", "",
+                  f"![{name} samples, temperature {t}]({rel}/{png.name})", ""]
     data_file = _data_file(card, data_dirs)
     if model.conditional and data_file is not None:
         test = load_npz(data_file)["test"][:RECONSTRUCTIONS]
