@@ -96,9 +96,9 @@ class LoadedModel:
     def sample(self, temperature: float, seed: int | None = None, attempts: int = SAMPLE_ATTEMPTS) -> np.ndarray:
         """One sample (z from the prior), centred on the origin. ``attempts`` latents are drawn in one batch (one
         call) and the first sketch the model finished wins: at low temperatures an early model often never chooses
-        end-of-sketch and loops on until its last point (the 8700-step sheep at temperature 0.1: about 80% of samples, most
-        of them scribbled circles), and such a sketch is one the model never called done. Failing that, the first
-        non-empty one (:meth:`finished` tells which it is)."""
+        end-of-sketch and loops on until its last point (the 8700-step sheep at temperature 0.1: about 80% of
+        samples, most of them scribbled circles), and such a sketch is one the model never called done. Failing
+        that, the first non-empty one (:meth:`finished` tells which it is)."""
         from sketchgen.engine.selection import prefer_finished
 
         results = self.model.sample(n=attempts, temperature=temperature, seed=seed)

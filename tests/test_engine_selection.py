@@ -1,4 +1,5 @@
-"""Choosing among attempts: drawings the model ended itself first, then those that ran out of points, then empty ones."""
+"""Choosing among attempts: drawings the model ended itself first, then those that ran out of points, then empty
+ones."""
 from __future__ import annotations
 
 import numpy as np
