@@ -2,8 +2,8 @@
 
 At low temperatures an early model often never chooses end-of-sketch and loops on until its last point (the
 8700-step sheep at temperature 0.1: about 80% of prior samples; at 0.3, 44% of the continuations of 40% of a
-sheep), most of them scribbled circles. Such a drawing is one the model never called done, so the app draws several attempts in
-one batch (one ONNX Runtime call, a little slower than one) and shows the finished ones first.
+sheep), most of them scribbled circles. Such a drawing is one the model never called done, so the app draws
+several attempts in one batch (one ONNX Runtime call, a little slower than one) and shows the finished ones first.
 """
 from __future__ import annotations
 
