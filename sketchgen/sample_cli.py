@@ -2,6 +2,10 @@
 
     sketchgen-sample --model sheep --out sheep.png
     sketchgen-sample --model assets/models/sheep --n 9 --temperature 0.4 --seed 1 --out grid.svg
+    sketchgen-sample --model sheep --n 8 --temperature 0.1 --finished --out calm.png
+
+``--finished`` keeps drawings the model ended itself, as the app does (at low temperatures an early model often
+loops on to its last point instead): it draws four per wanted sketch and takes those first.
 
 N > 1 draws a grid. Every user error prints ``error: <message>`` and exits with status 2.
 """
@@ -43,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None, help="makes the drawing reproducible")
     parser.add_argument("--max-len", type=int, default=None, help="most points per sketch (default: the model's)")
     parser.add_argument("--greedy", action="store_true", help="always the most likely choice (temperature 0)")
+    parser.add_argument("--finished", action="store_true",
+                        help="prefer sketches the model ended itself (draws 4 per sketch, as the app does)")
     parser.add_argument("--size", type=int, default=256, help="pixels per sketch (default 256)")
     parser.add_argument("--cols", type=int, default=None, help="grid columns (default: a square-ish grid)")
     parser.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
@@ -105,8 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sketchgen.engine import load_model
 
         model = load_model(args.model, provider=args.provider, precision=args.precision)
-        sketches = model.sample(n=args.n, temperature=args.temperature, max_len=args.max_len, greedy=args.greedy,
+        from sketchgen.engine.selection import ATTEMPTS_PER_DRAWING, finished, prefer_finished
+
+        limit = args.max_len or model.max_seq_len
+        drawn = args.n * (ATTEMPTS_PER_DRAWING if args.finished else 1)
+        sketches = model.sample(n=drawn, temperature=args.temperature, max_len=args.max_len, greedy=args.greedy,
                                 seed=args.seed)
+        sketches = prefer_finished(sketches, args.n, limit) if args.finished else sketches
         _write(out, sketches, args.size, args.cols)
     except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -115,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     points = sum(len(s) for s in sketches)
-    print(f"wrote {out}: {len(sketches)} sketch{'es' if len(sketches) > 1 else ''}, {points} points, "
+    ended = sum(finished(s, limit) for s in sketches)
+    rest = f", the rest ran to {limit} points" if ended < len(sketches) else ""
+    print(f"wrote {out}: {len(sketches)} sketch{'es' if len(sketches) > 1 else ''} ({ended} ended by the model{rest}), "
+          f"{points} points, "
           f"{model.provider.removesuffix('ExecutionProvider')}, {model.sampler}/{model.precision} sampler")
     return 0
 

@@ -370,6 +370,26 @@ def test_sample_cli_writes_svg_and_png_grids(folder: Path, tmp_path: Path, capsy
     assert "wrote" in capsys.readouterr().out
 
 
+def test_sample_cli_prefers_sketches_the_model_finished(folder: Path, tmp_path: Path, capsys) -> None:
+    """Most of the tiny model's sketches run to its 40-point limit; --finished keeps those it ended itself (drawn
+    from four times as many), and the summary line counts them."""
+    import re
+
+    from sketchgen.sample_cli import main
+
+    def ended(*extra: str) -> int:
+        assert main(["--model", str(folder), "--n", "6", "--seed", "5", *extra, "--out", str(tmp_path / "f.svg")]) == 0
+        return int(re.search(r"\((\d+) ended by the model", capsys.readouterr().out).group(1))
+
+    model = load_model(folder)
+
+    def finished_among(n: int) -> int:
+        return sum(0 < len(s) < model.max_seq_len for s in model.sample(n=n, seed=5))
+
+    assert ended() == finished_among(6)  # plain: the model's own draws, counted
+    assert ended("--finished") == min(6, finished_among(24))  # as many finished ones as 24 attempts hold
+
+
 def test_sample_cli_errors(folder: Path, tmp_path: Path, capsys) -> None:
     from sketchgen.sample_cli import main
 
