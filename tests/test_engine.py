@@ -310,6 +310,21 @@ def test_bad_arguments(model: SketchModel) -> None:
         model.interpolate_z(np.zeros(8), np.ones(8), 3, "cubic")
 
 
+def test_decode_z_is_one_batch_of_what_each_latent_draws_alone(model: SketchModel) -> None:
+    """Morph frames and latent grids decode in one call; each row is exactly what its latent draws alone with the
+    same seed (the same noise for every row), so batching changes the speed, not the pictures."""
+    zs = np.random.default_rng(3).standard_normal((6, model.z_size)).astype(np.float32)
+    batch = model.decode_z(zs, temperature=0.4, seed=9)
+    alone = [model.sample(z=z, n=1, temperature=0.4, seed=9, redraw_empty=0)[0] for z in zs]
+    _same(batch, alone)
+    assert len({s.tobytes() for s in batch}) > 1  # the rows differ by their latents
+    _same(model.decode_z(zs[2], temperature=0.4, seed=9), [alone[2]])  # one latent as [Nz]
+    with pytest.raises(ConfigError, match="needs latent vectors"):
+        model.decode_z(None)
+    with pytest.raises(ConfigError, match=r"z must have shape"):
+        model.decode_z(np.zeros((2, model.z_size + 1), np.float32))
+
+
 def test_unconditional_model(uncond_folder: Path) -> None:
     m = load_model(uncond_folder)
     assert not m.conditional and m.sampler == "fused"
@@ -320,6 +335,8 @@ def test_unconditional_model(uncond_folder: Path) -> None:
         m.encode(np.array([[1.0, 2.0, 1.0]]))
     with pytest.raises(ConfigError, match="takes no latent"):
         m.sample(z=np.zeros(8))
+    with pytest.raises(ConfigError, match="takes no latent"):
+        m.decode_z(np.zeros((2, 8), np.float32))
     with pytest.raises(ModelError, match=r"decoder_sample_int8\.onnx: is not part of this model folder"):
         load_model(uncond_folder, precision="int8")  # exported without int8: asked for, it is an error
 

@@ -287,10 +287,20 @@ class SketchModel:
         path from sketch ``a`` to sketch ``b``."""
         self._need_encoder("interpolate between sketches")
         n = self._count(n, "n")
-        tau = self._temperature(temperature, False)
         za, zb = self.encode([a, b])
-        zs = self.interpolate_z(za, zb, n, method)
+        return self.decode_z(self.interpolate_z(za, zb, n, method), temperature, seed, stop_at_end)
+
+    def decode_z(self, zs: object, temperature: float = 0.1, seed: int | None = None,
+                 stop_at_end: bool = True) -> list[np.ndarray]:
+        """One sketch per row of ``zs`` ([B, Nz] or [Nz]), decoded in one batch with the same noise for every row:
+        sketches differ only by their latents, so neighbouring latents give neighbouring sketches (morph frames, a
+        latent grid). A row may come back empty (the model ended it at once); nothing is drawn again."""
+        if zs is None:
+            raise ConfigError("decode_z needs latent vectors (sample() draws them from the prior)")
+        tau = self._temperature(temperature, False)
+        zs = self._z_batch(zs, 1, np.random.default_rng(0))  # checks shape and values; an unconditional model refuses
         rng = np.random.default_rng(seed)
+        n = zs.shape[0]
         h, c = self._initial_state(zs, n)
         x0 = np.tile(START_TOKEN, (n, 1))
         noise = draw_noise(rng, self.max_seq_len, np.array([tau]), self.num_mixture).repeat_rows(n)
