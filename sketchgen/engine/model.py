@@ -298,8 +298,8 @@ class SketchModel:
         if zs is None:
             raise ConfigError("decode_z needs latent vectors (sample() draws them from the prior)")
         tau = self._temperature(temperature, False)
-        zs = self._z_batch(zs, 1, np.random.default_rng(0))  # checks shape and values; an unconditional model refuses
         rng = np.random.default_rng(seed)
+        zs = self._z_batch(zs, 1, rng)  # given latents draw nothing; it checks them (an unconditional model refuses)
         n = zs.shape[0]
         h, c = self._initial_state(zs, n)
         x0 = np.tile(START_TOKEN, (n, 1))
