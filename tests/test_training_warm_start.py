@@ -43,8 +43,8 @@ def exported(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
 
     root = tmp_path_factory.mktemp("warm")
     run_dir = root / "run"
-    code = main(["--data", "toy", "--data_dir", str(data_dir), "--hparams", TINY, "--quiet", "--no-tensorboard",
-                 "--experiment_dir", str(run_dir), "--steps", "8"])
+    code = main(["--data", "toy", "--data-dir", str(data_dir), "--hparams", TINY, "--quiet", "--no-tensorboard",
+                 "--experiment-dir", str(run_dir), "--steps", "8"])
     assert code == 0
     model_dir = export_experiment(run_dir, root / "model", which="latest", int8=False)
     return run_dir, model_dir
@@ -58,9 +58,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_a_run_starts_with_the_models_exact_weights_and_step(capsys, data_dir: Path, exported, tmp_path) -> None:
     run_dir, model_dir = exported
-    code, out, err = run(capsys, "--init-from", str(model_dir), "--data", "toy", "--data_dir", str(data_dir),
-                         "--experiment_dir", str(tmp_path / "more"), "--steps", "12", "--quiet",
-                         "--no-tensorboard", "--log_every", "1")
+    code, out, err = run(capsys, "--init-from", str(model_dir), "--data", "toy", "--data-dir", str(data_dir),
+                         "--experiment-dir", str(tmp_path / "more"), "--steps", "12", "--quiet",
+                         "--no-tensorboard", "--log-every", "1")
     assert code == 0, err
     assert "starting from" in out and "at step 8" in out and "trained to step 12" in out
 
@@ -98,9 +98,9 @@ def test_resuming_keeps_counting_from_the_model_and_the_export_says_where_it_cam
         capsys, data_dir: Path, exported, tmp_path: Path) -> None:
     _, model_dir = exported
     more = tmp_path / "more"
-    assert run(capsys, "--init-from", str(model_dir), "--data", "toy", "--data_dir", str(data_dir),
-               "--experiment_dir", str(more), "--steps", "12", "--quiet", "--no-tensorboard")[0] == 0
-    code, out, err = run(capsys, "--experiment_dir", str(more), "--resume", "--steps", "16", "--quiet",
+    assert run(capsys, "--init-from", str(model_dir), "--data", "toy", "--data-dir", str(data_dir),
+               "--experiment-dir", str(more), "--steps", "12", "--quiet", "--no-tensorboard")[0] == 0
+    code, out, err = run(capsys, "--experiment-dir", str(more), "--resume", "--steps", "16", "--quiet",
                          "--no-tensorboard")
     assert code == 0, err
     assert "at step 12" in out and "trained to step 16" in out
@@ -118,14 +118,14 @@ def test_resuming_keeps_counting_from_the_model_and_the_export_says_where_it_cam
 
 def test_folders_that_do_not_fit_are_clear_errors(capsys, data_dir: Path, exported, tmp_path: Path) -> None:
     _, model_dir = exported
-    common = ["--data", "toy", "--data_dir", str(data_dir), "--quiet", "--no-tensorboard"]
-    code, _, err = run(capsys, "--init-from", str(model_dir), *common, "--experiment_dir", str(tmp_path / "a"),
+    common = ["--data", "toy", "--data-dir", str(data_dir), "--quiet", "--no-tensorboard"]
+    code, _, err = run(capsys, "--init-from", str(model_dir), *common, "--experiment-dir", str(tmp_path / "a"),
                        "--steps", "20", "--hparams", "dec_rnn_size=64")
     assert code == 2 and "dec_rnn_size=64" in err and "Traceback" not in err
-    code, _, err = run(capsys, "--init-from", str(model_dir), *common, "--experiment_dir", str(tmp_path / "b"),
+    code, _, err = run(capsys, "--init-from", str(model_dir), *common, "--experiment-dir", str(tmp_path / "b"),
                        "--steps", "8")
     assert code == 2 and "8 steps" in err and "--steps" in err
-    code, _, err = run(capsys, "--init-from", str(model_dir), "--experiment_dir", str(tmp_path / "c"), "--resume")
+    code, _, err = run(capsys, "--init-from", str(model_dir), "--experiment-dir", str(tmp_path / "c"), "--resume")
     assert code == 2 and "--resume" in err
 
     altered = tmp_path / "altered"
@@ -134,7 +134,7 @@ def test_folders_that_do_not_fit_are_clear_errors(capsys, data_dir: Path, export
         (altered / f.name).write_bytes(f.read_bytes())
     step = altered / "decoder_step.onnx"
     step.write_bytes(step.read_bytes()[:-16] + bytes(16))
-    code, _, err = run(capsys, "--init-from", str(altered), *common, "--experiment_dir", str(tmp_path / "d"),
+    code, _, err = run(capsys, "--init-from", str(altered), *common, "--experiment-dir", str(tmp_path / "d"),
                        "--steps", "20")
     assert code == 2 and str(step) in err and "sha256" in err
     assert not (tmp_path / "d" / "latest").exists()

@@ -1,12 +1,13 @@
 """``sketchgen-train`` (also ``python -m training``): train a sketch-rnn model, resume it, evaluate it.
 
-    sketchgen-train --data aaron_sheep --data_dir DIR --experiment_dir runs/sheep [--hparams k=v,...] [--steps N]
-    sketchgen-train --experiment_dir runs/sheep --resume
+    sketchgen-train --data aaron_sheep --data-dir DIR --experiment-dir runs/sheep [--hparams k=v,...] [--steps N]
+    sketchgen-train --experiment-dir runs/sheep --resume
     sketchgen-train ... --strategy mirrored            (all local GPUs; multiworker: machines named by TF_CONFIG)
     sketchgen-train evaluate runs/sheep [--split valid,test] [--checkpoint best|latest]
     sketchgen-train compare runs/sheep runs/sheep_uncond   (learning curves at matched steps, Markdown)
 
-The flags of the original ``sketch_rnn_train.py`` keep their names (``--data_dir``, ``--log_root``, ``--hparams``).
+Flags are kebab-case; the original ``sketch_rnn_train.py``'s spellings (``--data_dir``, ``--log_root``) and every
+other snake_case spelling stay accepted as aliases.
 Precedence: defaults < ``--config FILE.json`` < ``--hparams`` < ``--data/--seed/--unconditional/--steps/--epochs``.
 Every user error prints ``error: <message>`` and exits with status 2, never a traceback.
 """
@@ -44,11 +45,12 @@ def build_train_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sketchgen-train", description="Train a sketch-rnn model (sub-commands: evaluate, compare).",
                 epilog="sketchgen-train evaluate EXPERIMENT --help shows the evaluation options.")
     p.add_argument("--data", nargs="+", metavar="NAME_OR_FILE",
-                   help="data files, or names looked up in --data_dir (cat -> DIR/cat.npz); several are combined. "
+                   help="data files, or names looked up in --data-dir (cat -> DIR/cat.npz); several are combined. "
                         "Default: the data_set hyperparameter (aaron_sheep.npz)")
-    p.add_argument("--data_dir", default=None, metavar="DIR",
+    p.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None, metavar="DIR",
                    help=f"folder of the .npz data files (default {DEFAULT_DATA_DIR})")
-    p.add_argument("--experiment_dir", "--log_root", dest="experiment_dir", default=None, metavar="DIR",
+    p.add_argument("--experiment-dir", "--experiment_dir", "--log-root", "--log_root", dest="experiment_dir",
+                   default=None, metavar="DIR",
                    help="where checkpoints, config.json, data.json and metrics.jsonl go "
                         "(default experiments/<first data set>)")
     p.add_argument("--config", metavar="FILE.json", help="hyperparameters from a JSON file (e.g. a run's config.json)")
@@ -57,8 +59,8 @@ def build_train_parser() -> argparse.ArgumentParser:
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, metavar="N", help="train until this step (sets num_steps)")
     length.add_argument("--epochs", type=float, metavar="E", help="train for E passes over the training set")
-    p.add_argument("--resume", "--resume_training", action="store_true",
-                   help="continue the run in --experiment_dir exactly where its latest checkpoint left it")
+    p.add_argument("--resume", "--resume-training", "--resume_training", action="store_true",
+                   help="continue the run in --experiment-dir exactly where its latest checkpoint left it")
     p.add_argument("--init-from", "--init_from", dest="init_from", metavar="MODEL",
                    help="start a new run from the weights of an exported model folder (a path, or a name under "
                         "assets/models): its config and data scale, its step count (the schedules go on from it; "
@@ -67,7 +69,7 @@ def build_train_parser() -> argparse.ArgumentParser:
     p.add_argument("--unconditional", action="store_true", help="decoder-only model (sets conditional=false)")
     p.add_argument("--no-bucketing", dest="bucketing", action="store_false",
                    help="pad every batch to max_seq_len like the original (slower; same data order semantics)")
-    p.add_argument("--bucket_pool", type=int, default=0, metavar="N",
+    p.add_argument("--bucket-pool", "--bucket_pool", dest="bucket_pool", type=int, default=0, metavar="N",
                    help="bucketing sorts pools of N batches by length (default 0: the whole epoch; a fresh run only)")
     p.add_argument("--xla", action="store_true", help="compile the train step with XLA (slower on most CPUs)")
     p.add_argument("--strategy", choices=STRATEGIES, default="default",
@@ -77,8 +79,10 @@ def build_train_parser() -> argparse.ArgumentParser:
     p.add_argument("--lstm", dest="lstm_implementation", choices=IMPLEMENTATIONS, default="auto",
                    help="how the LSTMs run (same results): auto (cuDNN on a GPU when the config allows, else the "
                         "fused TensorFlow loop), fused, keras_lstm, reference (keras.layers.RNN, the slowest)")
-    p.add_argument("--log_every", type=int, default=20, metavar="N", help="metrics.jsonl line every N steps")
-    p.add_argument("--tensorboard_every", type=int, default=10, metavar="N",
+    p.add_argument("--log-every", "--log_every", dest="log_every", type=int, default=20, metavar="N",
+                   help="metrics.jsonl line every N steps")
+    p.add_argument("--tensorboard-every", "--tensorboard_every", dest="tensorboard_every", type=int, default=10,
+                   metavar="N",
                    help="TensorBoard training scalars every N steps (evaluations and sample images: every "
                         "eval_every steps)")
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
@@ -94,7 +98,7 @@ def build_evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="valid,test", help="comma-separated splits (default valid,test)")
     p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
                    help="which checkpoint (default best, else latest)")
-    p.add_argument("--data_dir", default=None, metavar="DIR",
+    p.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None, metavar="DIR",
                    help="look the run's data files up by name in DIR (when they moved since training)")
     p.add_argument("--data", nargs="+", metavar="NAME_OR_FILE", help="the run's data files at a new location")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -166,11 +170,11 @@ def _train(args: argparse.Namespace) -> int:
     from training import checkpoint as ckpt
 
     if args.log_every < 1:
-        raise ConfigError(f"--log_every must be >= 1, got {args.log_every}")
+        raise ConfigError(f"--log-every must be >= 1, got {args.log_every}")
     if args.tensorboard_every < 1:
-        raise ConfigError(f"--tensorboard_every must be >= 1, got {args.tensorboard_every}")
+        raise ConfigError(f"--tensorboard-every must be >= 1, got {args.tensorboard_every}")
     if args.bucket_pool < 0:
-        raise ConfigError(f"--bucket_pool must be >= 0, got {args.bucket_pool}")
+        raise ConfigError(f"--bucket-pool must be >= 0, got {args.bucket_pool}")
     if args.strategy == "multiworker" and not os.environ.get("TF_CONFIG"):
         raise ConfigError("--strategy multiworker needs the TF_CONFIG environment variable (the cluster's workers "
                           "and this process's task); see docs/training.md")
@@ -184,7 +188,7 @@ def _train(args: argparse.Namespace) -> int:
         initial = read_initial_model(args.init_from)
     if args.resume:
         if args.experiment_dir is None:
-            raise ConfigError("--resume needs --experiment_dir (the folder of the run to continue)")
+            raise ConfigError("--resume needs --experiment-dir (the folder of the run to continue)")
         experiment = Path(args.experiment_dir)
         latest = ckpt.checkpoint_dir(experiment, ckpt.LATEST)
         if not (experiment / ckpt.CONFIG_FILE).is_file():
@@ -201,7 +205,7 @@ def _train(args: argparse.Namespace) -> int:
         experiment = Path(args.experiment_dir) if args.experiment_dir else _default_experiment_dir(hp)
         if ckpt.checkpoint_dir(experiment, ckpt.LATEST) or ckpt.checkpoint_dir(experiment, ckpt.BEST):
             raise ConfigError(f"{experiment} already holds a training run; continue it with --resume, or choose "
-                              "another --experiment_dir")
+                              "another --experiment-dir")
         latest = None
 
     _quiet_tensorflow()
@@ -275,7 +279,7 @@ def _train(args: argparse.Namespace) -> int:
         trainer.train(hp.num_steps)
     except KeyboardInterrupt:
         print(f"\ninterrupted at step {trainer.step}; checkpoint in {experiment / ckpt.LATEST}; "
-              f"continue with: sketchgen-train --experiment_dir {experiment} --resume", file=sys.stderr)
+              f"continue with: sketchgen-train --experiment-dir {experiment} --resume", file=sys.stderr)
         return 130
     minutes = (time.time() - started) / 60
     best = ""
