@@ -1,4 +1,5 @@
-"""Export pictures of sketches: PNG (QImage), SVG (QSvgGenerator: one ``<path>`` per stroke) and animated GIF.
+"""Export pictures of sketches: PNG (QImage), SVG (QSvgGenerator: one ``<path>`` per stroke) and animated GIF
+(QPainter frames encoded by :func:`sketchgen.render.encode_gif`).
 
 A :class:`Picture` is one or more sketches laid out in a grid of square cells (a single sketch is a 1x1 grid), so the
 drawing, the continuation grid, the morph strip and the morph grid all export the same way. ``cell`` is the side of
@@ -17,10 +18,10 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QRectF, QSize
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from desktop.geometry import truncate_lines
-from desktop.gif import encode_gif
 from desktop.painting import InkLine, paint_cells, paint_fitted
 from sketchgen.errors import DataFileError, SketchGenError
 from sketchgen.fileio import atomic_write
+from sketchgen.render import encode_gif
 
 __all__ = [
     "Picture",

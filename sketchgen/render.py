@@ -1,27 +1,28 @@
-"""Render stroke-3 sketches to SVG text and PNG bytes without Qt or PIL.
+"""Pictures of stroke-3 sketches without Qt: SVG text, anti-aliased PNG bytes and animated GIF bytes.
 
-The PNG path is pure numpy + zlib so the core package (used by command-line tools, tests and servers) can draw
-sketches with no GUI toolkit. Lines are antialiased by coverage = clip(half_width + 0.5 - distance, 0, 1), the
-distance of each pixel centre to the nearest segment, evaluated only near each (short) piece of every segment.
+The core package (command-line tools, tests, servers, TensorBoard images) draws with no GUI toolkit, so raster images
+come from Pillow: strokes are drawn with round caps and joins at ``SUPERSAMPLE`` times the size and box-filtered down,
+which anti-aliases every edge; Pillow encodes the PNG and GIF files. The app keeps QPainter for what it shows on
+screen and hands its GIF frames to :func:`encode_gif`.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
+import io
 from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from .errors import SketchError
 from .strokes import stroke3_to_polylines, validate_stroke3
 
-__all__ = ["sketch_svg", "sketch_png", "grid_png", "rasterize", "encode_png"]
+__all__ = ["sketch_svg", "sketch_png", "grid_png", "rasterize", "encode_png", "encode_gif"]
 
 Color = Sequence[int]
 WHITE = (255, 255, 255, 255)
-_PIECE = 8.0  # longest piece (pixels) a segment is cut into, which bounds the pixels examined per piece
+SUPERSAMPLE = 4  # strokes are drawn this many times larger, then averaged down: 17 levels of edge coverage
 
 
 def _polylines(s3: object) -> list[np.ndarray]:
@@ -89,28 +90,6 @@ def sketch_svg(
     return "\n".join(parts) + "\n"
 
 
-def _segments(lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end points of every segment, cut into pieces no longer than _PIECE; a dot is a zero-length one."""
-    starts, ends = [], []
-    for line in lines:
-        if len(line) == 1:
-            starts.append(line)
-            ends.append(line)
-        else:
-            starts.append(line[:-1])
-            ends.append(line[1:])
-    if not starts:
-        return np.zeros((0, 2)), np.zeros((0, 2))
-    a, b = np.concatenate(starts), np.concatenate(ends)
-    pieces = np.maximum(np.ceil(np.hypot(*(b - a).T) / _PIECE).astype(np.int64), 1)
-    seg = np.repeat(np.arange(len(a)), pieces)
-    k = np.arange(len(seg)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    frac0 = (k / pieces[seg])[:, None]
-    frac1 = ((k + 1) / pieces[seg])[:, None]
-    delta = (b - a)[seg]
-    return a[seg] + frac0 * delta, a[seg] + frac1 * delta
-
-
 def _fit(lines: list[np.ndarray], size: int, stroke_width: float, margin: float) -> list[np.ndarray]:
     """Scale and centre the polylines into a ``size`` square, keeping the aspect ratio and a margin."""
     min_x, max_x, min_y, max_y = _extent(lines)
@@ -121,76 +100,54 @@ def _fit(lines: list[np.ndarray], size: int, stroke_width: float, margin: float)
     return [(line - (cx, cy)) * scale + size / 2.0 for line in lines]
 
 
-def rasterize(s3: object, size: int = 256, stroke_width: float = 2.0, margin: float = 0.05) -> np.ndarray:
-    """Antialiased ink coverage in [0, 1], float32 ``[size, size]``, of a sketch fitted into the square."""
+def _coverage(s3: object, size: int, stroke_width: float, margin: float) -> Image.Image:
+    """Ink coverage (mode "L", 0..255) of a sketch fitted into a ``size`` square."""
     size = int(size)
     if size < 1:
         raise SketchError(f"image size must be at least 1 pixel, got {size}")
-    cover = np.zeros(size * size, dtype=np.float32)
-    a, b = _segments(_fit(_polylines(s3), size, stroke_width, margin))
-    if len(a) == 0:
-        return cover.reshape(size, size)
-    reach = stroke_width / 2.0 + 0.5  # beyond this distance a pixel gets no ink
-    x0 = np.clip(np.floor(np.minimum(a[:, 0], b[:, 0]) - reach), 0, size).astype(np.int64)
-    x1 = np.clip(np.ceil(np.maximum(a[:, 0], b[:, 0]) + reach), 0, size).astype(np.int64)
-    y0 = np.clip(np.floor(np.minimum(a[:, 1], b[:, 1]) - reach), 0, size).astype(np.int64)
-    y1 = np.clip(np.ceil(np.maximum(a[:, 1], b[:, 1]) + reach), 0, size).astype(np.int64)
-    w, h = x1 - x0, y1 - y0
-    n = w * h
-    piece = np.repeat(np.arange(len(a)), n)
-    local = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-    py_, px_ = np.divmod(local, w[piece])
-    px_ += x0[piece]
-    py_ += y0[piece]
-    ax, ay = a[piece, 0], a[piece, 1]
-    abx, aby = b[piece, 0] - ax, b[piece, 1] - ay
-    qx, qy = px_ + 0.5 - ax, py_ + 0.5 - ay  # pixel centres relative to the piece start
-    length2 = abx * abx + aby * aby
-    t = np.clip(np.divide(qx * abx + qy * aby, length2, out=np.zeros_like(length2), where=length2 > 0), 0.0, 1.0)
-    dist = np.hypot(qx - t * abx, qy - t * aby)
-    ink = np.clip(reach - dist, 0.0, 1.0).astype(np.float32)
-    hit = ink > 0
-    np.maximum.at(cover, (py_ * size + px_)[hit], ink[hit])
-    return cover.reshape(size, size)
+    k = SUPERSAMPLE
+    canvas = Image.new("L", (size * k, size * k), 0)
+    draw = ImageDraw.Draw(canvas)
+    width = stroke_width * k
+    r = max(width / 2.0 - 0.5, 0.0)  # a cap's bounding box runs between the centres of its outermost pixels
+    for line in _fit(_polylines(s3), size, stroke_width, margin):
+        points = [(float(x), float(y)) for x, y in line * k - 0.5]  # pixel j of the canvas is centred on j + 0.5
+        if len(points) > 1:
+            draw.line(points, fill=255, width=max(1, round(width)))
+        for x, y in points:  # round caps and joins; a lone point is a dot
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return canvas.reduce(k)
 
 
-def _rgba(cover: np.ndarray, color: Color, background: Color | None) -> np.ndarray:
-    """Composite ink of ``color`` over ``background`` (None = transparent) into uint8 RGBA."""
-    ink = np.asarray(tuple(color)[:3], dtype=np.float32) / 255.0
-    ink_alpha = (tuple(color)[3] / 255.0 if len(tuple(color)) > 3 else 1.0) * cover[..., None]
+def rasterize(s3: object, size: int = 256, stroke_width: float = 2.0, margin: float = 0.05) -> np.ndarray:
+    """Anti-aliased ink coverage in [0, 1], float32 ``[size, size]``, of a sketch fitted into the square."""
+    return np.asarray(_coverage(s3, size, stroke_width, margin), dtype=np.float32) / 255.0
+
+
+def _composite(coverage: Image.Image, color: Color, background: Color | None) -> Image.Image:
+    """Ink of ``color`` laid over ``background`` (None = transparent) where the coverage says, as an RGBA image."""
+    rgba = tuple(color) if len(tuple(color)) > 3 else (*tuple(color), 255)
+    alpha = coverage.point(lambda v: round(v * rgba[3] / 255.0))
+    ink = Image.new("RGBA", coverage.size, (*rgba[:3], 0))
+    ink.putalpha(alpha)
     if background is None:
-        bg, bg_alpha = np.zeros(3, np.float32), 0.0
-    else:
-        bg = np.asarray(tuple(background)[:3], dtype=np.float32) / 255.0
-        bg_alpha = tuple(background)[3] / 255.0 if len(tuple(background)) > 3 else 1.0
-    out_alpha = ink_alpha + bg_alpha * (1.0 - ink_alpha)
-    rgb = np.divide(
-        ink * ink_alpha + bg * bg_alpha * (1.0 - ink_alpha), out_alpha, out=np.zeros(cover.shape + (3,), np.float32),
-        where=out_alpha > 0,
-    )
-    out = np.concatenate([rgb, out_alpha], axis=-1)
-    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+        return ink
+    under = tuple(background) if len(tuple(background)) > 3 else (*tuple(background), 255)
+    return Image.alpha_composite(Image.new("RGBA", coverage.size, under), ink)
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 def encode_png(rgba: np.ndarray) -> bytes:
-    """Encode a uint8 ``[H, W, 4]`` array as an 8-bit RGBA PNG (filter 0 rows, zlib, CRC'd chunks)."""
+    """Encode a uint8 ``[H, W, 4]`` array as an 8-bit RGBA PNG."""
     rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.shape[0] < 1 or rgba.shape[1] < 1:
         raise ValueError(f"encode_png needs a [H, W, 4] image, got shape {rgba.shape}")
-    height, width = rgba.shape[:2]
-    raw = np.zeros((height, width * 4 + 1), dtype=np.uint8)  # a leading filter byte 0 on every row
-    raw[:, 1:] = rgba.reshape(height, width * 4)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
-        + chunk(b"IEND", b"")
-    )
+    return _png(Image.fromarray(rgba, "RGBA"))
 
 
 def sketch_png(
@@ -202,7 +159,7 @@ def sketch_png(
     margin: float = 0.05,
 ) -> bytes:
     """A ``size`` x ``size`` RGBA PNG of the sketch fitted with a margin; ``background=None`` is transparent."""
-    return encode_png(_rgba(rasterize(s3, size, stroke_width, margin), color, background))
+    return _png(_composite(_coverage(s3, size, stroke_width, margin), color, background))
 
 
 def grid_png(
@@ -221,9 +178,73 @@ def grid_png(
     if cols < 1:
         raise SketchError(f"grid_png: cols must be at least 1, got {cols}")
     rows = -(-len(sketches) // cols)
-    cover = np.zeros((rows * cell, cols * cell), dtype=np.float32)
+    coverage = Image.new("L", (cols * cell, rows * cell), 0)
     for i, s in enumerate(sketches):
         r, c = divmod(i, cols)
         sketch = validate_stroke3(s, name=f"grid_png: sketch {i}", allow_empty=True)
-        cover[r * cell : (r + 1) * cell, c * cell : (c + 1) * cell] = rasterize(sketch, cell, stroke_width, margin)
-    return encode_png(_rgba(cover, color, background))
+        coverage.paste(_coverage(sketch, cell, stroke_width, margin), (c * cell, r * cell))
+    return _png(_composite(coverage, color, background))
+
+
+def encode_gif(
+    frames: Sequence[np.ndarray],
+    palette: np.ndarray,
+    delays_ms: Sequence[int] | int = 40,
+    loop: int | None = 0,
+    transparent_index: int | None = None,
+) -> bytes:
+    """An animated GIF (bytes) from ``[H, W]`` uint8 frames of indices into one shared palette.
+
+    ``palette``: ``[K, 3]`` uint8 RGB, 1 <= K <= 256; ``delays_ms`` per frame or one value for all (GIF stores
+    hundredths of a second); ``loop`` = 0 repeats forever, None plays once. Pillow stores only the box that changed
+    since the previous frame, and a frame identical to the previous one as a longer delay of that one. When some
+    pixel turns transparent again, every frame replaces the previous one (disposal "restore to background") so that
+    what shows is always what the frames say.
+    """
+    if not len(frames):
+        raise ValueError("a GIF needs at least one frame")
+    arrays = [np.ascontiguousarray(f, dtype=np.uint8) for f in frames]
+    height, width = arrays[0].shape
+    if not (0 < width < 65536 and 0 < height < 65536):
+        raise ValueError(f"frame size {width}x{height} is outside what GIF can store")
+    for i, frame in enumerate(arrays):
+        if frame.shape != (height, width):
+            raise ValueError(f"frame {i} is {frame.shape[1]}x{frame.shape[0]}, the first is {width}x{height}")
+    colours = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    if not 1 <= len(colours) <= 256:
+        raise ValueError(f"the palette must have 1..256 colours, not {len(colours)}")
+    top = max(int(f.max()) for f in arrays)
+    if top >= len(colours):
+        raise ValueError(f"a frame uses colour index {top} but the palette has {len(colours)} colours")
+    if transparent_index is not None and not 0 <= transparent_index < len(colours):
+        raise ValueError(f"transparent index {transparent_index} is not in the palette")
+    delays = [int(delays_ms)] * len(arrays) if isinstance(delays_ms, int) else [int(d) for d in delays_ms]
+    if len(delays) != len(arrays):
+        raise ValueError(f"{len(delays)} delays for {len(arrays)} frames")
+
+    reappearing = transparent_index is not None and any(
+        np.any((after == transparent_index) & (before != transparent_index)) for before, after in zip(arrays, arrays[1:])
+    )
+    if reappearing and len(colours) < 256:
+        colours = np.vstack([colours, colours[-1:]])  # a spare index for blank frames (below)
+    images = []
+    for i, frame in enumerate(arrays):
+        transparent = transparent_index
+        if reappearing and i and not np.any(frame != transparent_index):
+            # Pillow writes a frame that equals the cleared background as a second file header: a blank frame says
+            # "all transparent" through another index of its own, one the previous frame is not made of alone.
+            previous = np.asarray(images[-1])
+            transparent = next(c for c in range(len(colours)) if c != transparent_index and np.any(previous != c))
+            frame = np.full_like(frame, transparent)
+        image = Image.fromarray(frame, "P")
+        image.putpalette(colours.tobytes(), "RGB")
+        if transparent is not None:
+            image.info["transparency"] = int(transparent)
+        images.append(image)
+    options: dict[str, object] = {"save_all": True, "append_images": images[1:], "duration": delays,
+                                  "disposal": 2 if reappearing else 1, "optimize": not reappearing}
+    if loop is not None:
+        options["loop"] = int(loop)
+    out = io.BytesIO()
+    images[0].save(out, "GIF", **options)
+    return out.getvalue()
