@@ -55,7 +55,7 @@ class FirstPaint(QObject):
             QTimer.singleShot(0, lambda: wait_for_model(obj))
         return False
 def wait_for_model(window):
-    if window.loading_model is not None:
+    if window.models.loading is not None:
         QTimer.singleShot(5, lambda: wait_for_model(window))
         return
     print("ready" if window.model is not None else "no-model", flush=True)
@@ -183,7 +183,7 @@ def measure_stalls(model: str | None, repeats: int = 3, seconds_idle: float = 2.
             time.sleep(0.001)
         return condition()
 
-    spin(lambda: window.loading_model is None, 60)
+    spin(lambda: window.models.loading is None, 60)
     if window.model is None:
         raise RuntimeError("no model loaded: nothing to measure (pass --model)")
     loaded = window.model

@@ -1,325 +1,89 @@
-"""Sketch widgets: the drawing canvas (mouse and tablet input), read-only sketch views and clickable thumbnails.
+"""The drawing canvas: mouse and pen input in model units, a view that fits and zooms, and the model's live ink.
 
-The drawing canvas maps widget coordinates to model units with the fixed scale of :mod:`desktop.geometry`; every
-other view fits its sketch into its box. Thumbnails can be dragged: the drag carries the sketch as stroke-3 JSON
-(``SKETCH_MIME``) so the morph slots can take it.
+At zoom 1 the canvas maps widget coordinates to model units with the fixed scale of :mod:`desktop.geometry` (what a
+person draws is as large as the training drawings). Opening or sampling a drawing fits the view to it, the wheel
+(or a pinch) zooms about the pointer, and the zoom applies to input too, so a stroke drawn on a zoomed-out drawing is
+as large, in that drawing's units, as it looks. A drawing whose coordinates no drawing could have (far beyond any data
+set) still shows, scaled down, and :meth:`fit_to_drawing` says so.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
-    QDrag,
     QImage,
     QKeyEvent,
     QMouseEvent,
+    QNativeGestureEvent,
     QPainter,
     QPaintEvent,
     QPalette,
     QPen,
-    QPixmap,
     QTabletEvent,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from desktop.canvas_views import PAPER
 from desktop.document import SketchDocument, Stroke
-from desktop.geometry import canvas_mapping, fit_mapping, lines_bounds
-from desktop.painting import FIT_MARGIN, MODEL_INK, USER_INK, InkGeometry, InkLine, inked, paint_lines, render_ink
-from sketchgen.errors import SketchError
-from sketchgen.strokes import rdp, validate_stroke3
+from desktop.geometry import Mapping, canvas_mapping, lines_bounds
+from desktop.painting import FIT_MARGIN, MODEL_INK, USER_INK, InkLine, inked, paint_lines
+from sketchgen.strokes import rdp
 
-__all__ = [
-    "SKETCH_MIME",
-    "STROKE_RDP_EPSILON",
-    "sketch_mime_data",
-    "sketch_from_mime",
-    "SketchView",
-    "SketchThumbnail",
-    "DrawingCanvas",
-]
+__all__ = ["DrawingCanvas", "STROKE_RDP_EPSILON", "ABSURD_EXTENT", "MIN_ZOOM", "MAX_ZOOM"]
 
-SKETCH_MIME = "application/x-sketchgen-stroke3"
 STROKE_RDP_EPSILON = 2.0
 """Each finished stroke is simplified with Ramer-Douglas-Peucker at this many model units, the epsilon QuickDraw's
 simplified data (and so the models trained on it) uses; mouse input would otherwise give far denser strokes."""
 
-PAPER = QColor(255, 255, 255)
-FRAME = QColor(200, 200, 200)
-
-
-def sketch_mime_data(s3: np.ndarray) -> QMimeData:
-    """Drag payload: the sketch as stroke-3 JSON (and as plain text for other apps)."""
-    text = json.dumps({"strokes": np.asarray(s3, dtype=np.float64).round(3).tolist()})
-    mime = QMimeData()
-    mime.setData(SKETCH_MIME, text.encode("utf-8"))
-    mime.setText(text)
-    return mime
-
-
-def sketch_from_mime(mime: QMimeData) -> np.ndarray | None:
-    """The stroke-3 sketch a drag carries, or None when it carries none (or a malformed one)."""
-    if not mime.hasFormat(SKETCH_MIME):
-        return None
-    try:
-        data = json.loads(bytes(mime.data(SKETCH_MIME)).decode("utf-8"))
-        return validate_stroke3(data["strokes"], name="dropped sketch")
-    except (ValueError, KeyError, TypeError, SketchError):
-        return None
-
-
-def _grows(old: list[InkLine], old_fit: list[np.ndarray] | None, new: list[InkLine], new_fit: list[np.ndarray] | None) -> bool:
-    """True when ``new`` is ``old`` with points added at the end (same colours, same fixed box)."""
-    if old_fit is None or new_fit is None or len(old_fit) != len(new_fit) or not old or len(new) < len(old):
-        return False
-    if any(a is not b for a, b in zip(old_fit, new_fit)):
-        return False
-    for before, after in zip(old, new):
-        k = len(before.points)
-        if len(after.points) < k or before.color != after.color or not np.array_equal(after.points[:k], before.points):
-            return False
-    return all(len(a.points) == len(b.points) for a, b in zip(old[:-1], new[: len(old) - 1]))
-
-
-class SketchView(QWidget):
-    """Shows ink lines fitted into the widget on white paper, with an optional caption and placeholder text.
-
-    The lines are rendered once into an image (:func:`desktop.painting.render_ink`) that every repaint (hover, focus,
-    fading) just copies; a worker thread can hand in that image ready-made with :meth:`set_ink`.
-    """
-
-    def __init__(self, parent: QWidget | None = None, caption: str = "", placeholder: str = "") -> None:
-        super().__init__(parent)
-        self._lines: list[InkLine] = []
-        self._fit_to: list[np.ndarray] | None = None
-        self.caption = caption
-        self.placeholder = placeholder
-        self.line_width = 2.0
-        self.dimmed = False  # painted faint: what it shows is out of date (new results are on the way)
-        self._ink: QImage | None = None
-        self._ink_geometry: InkGeometry | None = None
-        self.setMinimumSize(48, 48)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
-
-    def set_lines(self, lines: Sequence[InkLine], fit_to: Sequence[np.ndarray] | None = None) -> None:
-        """Show ``lines``; ``fit_to`` fixes the box (e.g. the whole sketch while a replay shows part of it).
-
-        When the new lines only add points to the old ones in the same box (a replay moving on), just the new
-        segments are painted onto the picture already rendered, so a replay frame costs what it adds."""
-        lines = list(lines)
-        fit = list(fit_to) if fit_to is not None else None
-        if self._ink is not None and self._ink_geometry == self.ink_geometry() and _grows(self._lines, self._fit_to, lines, fit):
-            self._paint_growth(self._lines, lines)
-        else:
-            self._ink = None
-        self._lines, self._fit_to = lines, fit
-        self.update()
-
-    def _paint_growth(self, old: list[InkLine], new: list[InkLine]) -> None:
-        assert self._ink is not None and self._ink_geometry is not None
-        w, h, _ = self._ink_geometry
-        box = lines_bounds(self._fit_to or [])
-        mapping = fit_mapping(box, (0.0, 0.0, float(w), float(h)), FIT_MARGIN)
-        added = []
-        for i in range(max(0, len(old) - 1), len(new)):
-            start = len(old[i].points) - 1 if i < len(old) else 0
-            if len(new[i].points) - start >= (2 if i < len(old) else 1):
-                added.append(InkLine(new[i].points[start:], new[i].color))
-        if added:
-            painter = QPainter(self._ink)
-            paint_lines(painter, added, mapping, self.line_width)
-            painter.end()
-
-    def set_ink(self, image: QImage | None, geometry: InkGeometry) -> None:
-        """Adopt ``image``, the current lines already rendered (by :func:`render_ink` at ``geometry``); ignored when
-        the view has been resized since ``geometry`` was taken."""
-        if image is not None and geometry == self.ink_geometry():
-            self._ink, self._ink_geometry = image, geometry
-            self.update()
-
-    def set_strokes(self, strokes: Sequence[Stroke]) -> None:
-        self.set_lines(inked(strokes))
-
-    def lines(self) -> list[InkLine]:
-        return list(self._lines)
-
-    def has_sketch(self) -> bool:
-        return bool(self._lines)
-
-    def set_placeholder(self, text: str) -> None:
-        if text != self.placeholder:
-            self.placeholder = text
-            self.update()
-
-    def set_dimmed(self, dimmed: bool) -> None:
-        if dimmed != self.dimmed:
-            self.dimmed = dimmed
-            self.update()
-
-    def _paper_rect(self) -> QRectF:
-        return QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
-
-    def _caption_height(self) -> float:
-        return self.fontMetrics().height() + 4.0 if self.caption else 0.0
-
-    def _ink_rect(self) -> QRectF:
-        """Whole pixels, so the rendered ink is copied 1:1 (never resampled)."""
-        top = 3 + round(self._caption_height())
-        return QRectF(3, top, max(1, self.width() - 6), max(1, self.height() - 3 - top))
-
-    def ink_geometry(self) -> InkGeometry:
-        """Where the lines go now (size in logical pixels, device pixel ratio): what a worker renders them for."""
-        area = self._ink_rect()
-        return max(1, int(area.width())), max(1, int(area.height())), self.devicePixelRatioF()
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt name)
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
-        paper = self._paper_rect()
-        painter.fillRect(paper, PAPER)
-        if self.caption:
-            painter.setPen(QColor(90, 90, 90))
-            painter.drawText(paper.adjusted(6, 2, -6, 0), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, self.caption)
-        area = self._ink_rect()
-        if self._lines or self._fit_to:
-            geometry = self.ink_geometry()
-            if self._ink is None or self._ink_geometry != geometry:
-                self._ink = render_ink(self._lines, geometry, self.line_width, self._fit_to)
-                self._ink_geometry = geometry
-            if self.dimmed:
-                painter.setOpacity(0.3)
-            painter.drawImage(area.topLeft(), self._ink)
-            painter.setOpacity(1.0)
-        elif self.placeholder:
-            painter.setPen(QColor(130, 130, 130))
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        self._paint_frame(painter, paper)
-        painter.end()
-
-    def _paint_frame(self, painter: QPainter, paper: QRectF) -> None:
-        painter.setPen(QPen(FRAME, 1.0))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(paper)
-
-
-class SketchThumbnail(SketchView):
-    """A small sketch that can be clicked (or Enter/Space when focused) and dragged elsewhere."""
-
-    activated = Signal()
-    hovered = Signal(bool)
-
-    def __init__(self, parent: QWidget | None = None, caption: str = "", placeholder: str = "") -> None:
-        super().__init__(parent, caption, placeholder)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setMouseTracking(True)
-        self.drag_sketch: np.ndarray | None = None  # the stroke-3 sketch a drag carries
-        self._press: QPointF | None = None
-        self._hover = False
-        self.setMinimumSize(48, 48)
-
-    def enterEvent(self, event) -> None:  # noqa: N802
-        self._hover = True
-        self.hovered.emit(True)
-        self.update()
-
-    def leaveEvent(self, event) -> None:  # noqa: N802
-        self._hover = False
-        self.hovered.emit(False)
-        self.update()
-
-    def focusInEvent(self, event) -> None:  # noqa: N802
-        super().focusInEvent(event)
-        self.hovered.emit(True)
-        self.update()
-
-    def focusOutEvent(self, event) -> None:  # noqa: N802
-        super().focusOutEvent(event)
-        self.hovered.emit(False)
-        self.update()
-
-    def _paint_frame(self, painter: QPainter, paper: QRectF) -> None:
-        highlight = self.palette().color(QPalette.ColorRole.Highlight)
-        if self.hasFocus() or self._hover:
-            painter.setPen(QPen(highlight, 2.0))
-        else:
-            painter.setPen(QPen(FRAME, 1.0))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(paper.adjusted(0.5, 0.5, -0.5, -0.5))
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._press = event.position()
-            event.accept()
-        else:
-            super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._press is None or self.drag_sketch is None:
-            return
-        if (event.position() - self._press).manhattanLength() < 8:
-            return
-        self._press = None
-        drag = QDrag(self)
-        drag.setMimeData(sketch_mime_data(self.drag_sketch))
-        pixmap = QPixmap(self.size() * self.devicePixelRatioF())
-        pixmap.setDevicePixelRatio(self.devicePixelRatioF())
-        self.render(pixmap)
-        drag.setPixmap(pixmap.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
-        drag.exec(Qt.DropAction.CopyAction)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton and self._press is not None:
-            self._press = None
-            if self.rect().contains(event.position().toPoint()) and self.has_sketch():
-                self.activated.emit()
-            event.accept()
-        else:
-            super().mouseReleaseEvent(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and self.has_sketch():
-            self.activated.emit()
-            event.accept()
-        else:
-            super().keyPressEvent(event)
+ABSURD_EXTENT = 100_000.0
+"""Model units no drawing spans: data sets span a few hundred (QuickDraw raw a few thousand)."""
+MIN_ZOOM, MAX_ZOOM = 1e-3, 16.0  # the wheel's limits; fitting an absurd drawing may go below MIN_ZOOM
+WHEEL_STEP = 1.0015  # zoom factor per 1/8 degree of wheel turn (one notch: about 1.2)
 
 
 class DrawingCanvas(QWidget):
     """Where the person draws: press, move, release (mouse or pen) make one stroke in model units.
 
-    Paints the document's strokes (user ink black, model ink orange), the stroke being drawn, and a faded preview of
-    a continuation under consideration. Emits ``strokeFinished(points)`` with an ``[k, 2]`` array in model units,
-    already simplified; the view turns it into an undoable command.
+    Paints the document's strokes (user ink black, model ink orange), the stroke being drawn, a faded preview of a
+    suggestion under consideration, and ``overlay``: model strokes being drawn live (the animation). Emits
+    ``strokeStarted`` on pen down (the animation yields to it) and ``strokeFinished(points)`` with an ``[k, 2]``
+    array in model units, already simplified; the view turns it into an undoable command.
     """
 
+    strokeStarted = Signal()
     strokeFinished = Signal(object)
+    viewChanged = Signal()
 
     def __init__(self, document: SketchDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self._current: list[tuple[float, float]] = []  # the stroke being drawn, widget coordinates
         self._preview: list[Stroke] = []
+        self._overlay: list[InkLine] = []
         self._ink: QImage | None = None
         self._ink_key: tuple = ()
+        self.zoom = 1.0
+        self.centre = np.zeros(2)  # the model point shown at the widget's centre
         self.line_width = 2.5
         self.setMinimumSize(240, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, True)
         self.setAccessibleName("Drawing canvas")
         document.changed.connect(self.update)
 
-    # mapping --------------------------------------------------------------------------------------------------------
-    def mapping(self):
-        return canvas_mapping(self.width(), self.height())
+    # mapping and view -------------------------------------------------------------------------------------------------
+    def mapping(self) -> Mapping:
+        base = canvas_mapping(self.width(), self.height())
+        scale = base.scale * self.zoom
+        return Mapping(scale, base.tx - self.centre[0] * scale, base.ty - self.centre[1] * scale)
 
     def to_model(self, x: float, y: float) -> np.ndarray:
         return self.mapping().to_model(np.array([[x, y]]))[0]
@@ -327,7 +91,56 @@ class DrawingCanvas(QWidget):
     def to_widget(self, points: np.ndarray) -> np.ndarray:
         return self.mapping().to_screen(points)
 
-    # preview --------------------------------------------------------------------------------------------------------
+    def reset_view(self) -> None:
+        self.zoom, self.centre = 1.0, np.zeros(2)
+        self._view_changed()
+
+    def fit_to_drawing(self) -> str:
+        """Show the whole drawing: zoomed out when it is larger than the canvas, at zoom 1 (centred on the drawing)
+        when it fits. Returns a note for the status bar ("" when nothing is unusual)."""
+        box = lines_bounds([s.points for s in self.document.strokes])
+        if box is None:
+            self.reset_view()
+            return ""
+        min_x, max_x, min_y, max_y = box
+        extent = max(max_x - min_x, max_y - min_y, 1.0)
+        room = max(1.0, min(self.width(), self.height()) * (1.0 - 2.0 * FIT_MARGIN))
+        self.zoom = min(1.0, room / extent)
+        self.centre = np.array([(min_x + max_x) / 2.0, (min_y + max_y) / 2.0])
+        self._view_changed()
+        if extent > ABSURD_EXTENT:
+            return (f"; warning: it spans {extent:.3g} units, far more than any drawing (data sets span a few "
+                    f"hundred), so it is shown scaled down to 1/{1 / self.zoom:.3g} and a model will not draw it well")
+        return ""
+
+    def zoom_about(self, factor: float, at: QPointF | None = None) -> None:
+        """Zoom by ``factor`` keeping the model point under ``at`` (widget coordinates; default the centre) still."""
+        at = at if at is not None else QPointF(self.width() / 2.0, self.height() / 2.0)
+        anchor = self.to_model(at.x(), at.y())
+        self.zoom = float(min(MAX_ZOOM, max(min(MIN_ZOOM, self.zoom), self.zoom * factor)))
+        after = self.to_model(at.x(), at.y())
+        self.centre = self.centre + (anchor - after)
+        self._view_changed()
+
+    def _view_changed(self) -> None:
+        self._ink = None
+        self.update()
+        self.viewChanged.emit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt name)
+        steps = event.angleDelta().y() or event.angleDelta().x()
+        if steps:
+            self.zoom_about(WHEEL_STEP ** steps, event.position())
+        event.accept()
+
+    def event(self, event: QEvent) -> bool:
+        """Pinch to zoom on touchpads and touch screens (the platform's native zoom gesture)."""
+        if isinstance(event, QNativeGestureEvent) and event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture:
+            self.zoom_about(1.0 + event.value(), event.position())
+            return True
+        return super().event(event)
+
+    # preview and overlay ----------------------------------------------------------------------------------------------
     def set_preview(self, strokes: Sequence[Stroke]) -> None:
         self._preview = list(strokes)
         self.update()
@@ -335,12 +148,21 @@ class DrawingCanvas(QWidget):
     def preview(self) -> list[Stroke]:
         return list(self._preview)
 
+    def set_overlay(self, lines: Sequence[InkLine]) -> None:
+        """Model ink drawn live on top of the drawing (full strength: it is being drawn, not proposed)."""
+        self._overlay = list(lines)
+        self.update()
+
+    def overlay(self) -> list[InkLine]:
+        return list(self._overlay)
+
     def is_drawing(self) -> bool:
         return bool(self._current)
 
     # input ------------------------------------------------------------------------------------------------------------
     def _begin(self, pos: QPointF) -> None:
         self._current = [(pos.x(), pos.y())]
+        self.strokeStarted.emit()
         self.update()
 
     def _extend(self, pos: QPointF) -> None:
@@ -360,7 +182,7 @@ class DrawingCanvas(QWidget):
         points = self.mapping().to_model(np.array(self._current, dtype=np.float64))
         self._current = []
         if len(points) > 2:
-            points = rdp(points, STROKE_RDP_EPSILON)
+            points = rdp(points, STROKE_RDP_EPSILON / self.zoom)
         self.update()
         self.strokeFinished.emit(points)
 
@@ -406,9 +228,9 @@ class DrawingCanvas(QWidget):
             super().keyPressEvent(event)
 
     # painting -------------------------------------------------------------------------------------------------------
-    def _document_ink(self, mapping) -> QImage:
-        """The drawing's strokes, rendered once per change of the drawing or the canvas size, so a mouse move
-        while drawing repaints only the stroke under way, however long the drawing is."""
+    def _document_ink(self, mapping: Mapping) -> QImage:
+        """The drawing's strokes, rendered once per change of the drawing, the view or the canvas size, so a mouse
+        move while drawing (or an animation frame) repaints only what moves, however long the drawing is."""
         ratio = self.devicePixelRatioF()
         key = (self.document.revision, self.width(), self.height(), ratio, self.line_width)
         if self._ink is None or self._ink_key != key:
@@ -432,15 +254,18 @@ class DrawingCanvas(QWidget):
             faded.setAlphaF(0.55)
             paint_lines(painter, inked(self._preview, faded), mapping, self.line_width)
         painter.drawImage(0, 0, self._document_ink(mapping))
+        if self._overlay:
+            paint_lines(painter, self._overlay, mapping, self.line_width)
         if self._current:
             current = np.array(self._current, dtype=np.float64)
             paint_lines(painter, [InkLine(mapping.to_model(current), USER_INK)], mapping, self.line_width)
-        if self.document.is_empty() and not self._current and not self._preview:
+        if self.document.is_empty() and not self._current and not self._preview and not self._overlay:
             painter.setPen(QColor(150, 150, 150))
             painter.drawText(
                 QRectF(self.rect()),
                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                "Draw here with the mouse or a pen.\nThe model continues your drawing after each stroke.",
+                "Draw here with the mouse or a pen.\nThe model continues your drawing after each stroke.\n"
+                "Wheel or pinch to zoom.",
             )
         if self.hasFocus():
             painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 1.0))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -15,9 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.canvas import SketchView
+from desktop.canvas_views import SketchView
 from desktop.document import strokes_from_stroke3
 from desktop.sketch_io import OpenedFile
+
+if TYPE_CHECKING:
+    from desktop.export_targets import ExportFormat, ExportTarget
 
 __all__ = ["SketchPickerDialog", "ExportOptions", "ExportDialog", "model_info_html"]
 
@@ -61,30 +66,34 @@ class SketchPickerDialog(QDialog):
         return self.index.value()
 
 
+@dataclass(frozen=True)
 class ExportOptions:
-    """What the export dialog chose: ``target`` key, ``cell`` size in pixels, transparent background or white."""
+    """What the export dialog chose: the target, ``cell`` size in pixels, transparent background or white."""
 
-    def __init__(self, target: str, cell: int, transparent: bool) -> None:
-        self.target = target
-        self.cell = cell
-        self.transparent = transparent
+    target: ExportTarget
+    cell: int
+    transparent: bool
 
 
 class ExportDialog(QDialog):
-    """Pick what to export (only targets that have something to show), the size and the background."""
+    """Pick what to export (only targets that have something to show), the size and the background; the title and
+    the first line say which format the file will be."""
 
-    def __init__(self, kind: str, targets: dict[str, str], default_target: str, parent: QWidget | None = None) -> None:
+    def __init__(self, fmt: ExportFormat, targets: list[ExportTarget], default_target: ExportTarget | None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Export {kind}")
+        self.setWindowTitle(f"Export {fmt.value}")
+        self.format_label = QLabel(f"Format: <b>{fmt.value}</b> ({html.escape(fmt.description)}, {fmt.suffix})", self)
         self.target = QComboBox(self)
-        for key, label in targets.items():
-            self.target.addItem(label, key)
+        self._targets = list(targets)
+        for target in targets:
+            self.target.addItem(target.label)
         if default_target in targets:
-            self.target.setCurrentIndex(list(targets).index(default_target))
+            self.target.setCurrentIndex(targets.index(default_target))
         self.cell = QSpinBox(self)
         self.cell.setRange(32, 4096)
         self.cell.setSingleStep(64)
-        self.cell.setValue(512 if kind != "GIF" else 256)
+        self.cell.setValue(512 if fmt.value != "GIF" else 256)
         self.cell.setSuffix(" px")
         self.background = QComboBox(self)
         self.background.addItem("White", False)
@@ -97,11 +106,13 @@ class ExportDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.format_label)
         layout.addLayout(form)
         layout.addWidget(buttons)
 
     def options(self) -> ExportOptions:
-        return ExportOptions(self.target.currentData(), self.cell.value(), bool(self.background.currentData()))
+        return ExportOptions(self._targets[self.target.currentIndex()], self.cell.value(),
+                             bool(self.background.currentData()))
 
 
 def model_info_html(name: str, path: str, provider: str | None, facts: list[tuple[str, str]], license_text: str) -> str:

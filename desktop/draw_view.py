@@ -23,14 +23,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.canvas import DrawingCanvas, SketchThumbnail
+from desktop.canvas import DrawingCanvas
+from desktop.canvas_views import SketchThumbnail
 from desktop.commands import AddStrokes, ReplaceDrawing
 from desktop.icons import suggest_icon
 from desktop.document import MODEL, USER, SketchDocument, Stroke, strokes_from_stroke3, strokes_to_stroke3
-from desktop.inference import LoadedModel, centred
+from desktop.inference import LoadedModel
 from desktop.painting import InkGeometry, render_ink, user_and_model
 from desktop.square_grid import SquareGrid
 from desktop.workers import ModelRunner
+from sketchgen.strokes import center
 
 __all__ = ["DrawView", "ContinuationPanel", "MAX_CONTINUATIONS"]
 
@@ -56,7 +58,7 @@ def render_continuations(prefix: list[Stroke], continuations: list[list[Stroke]]
             out.append(None)
             continue
         image = render_ink(user_and_model(prefix, continuation), geometry, line_width)
-        out.append(Rendered(image, geometry, centred(strokes_to_stroke3(prefix + continuation))))
+        out.append(Rendered(image, geometry, center(strokes_to_stroke3(prefix + continuation))))
     return out
 
 
@@ -138,7 +140,7 @@ class ContinuationPanel(QWidget):
                     thumb.set_ink(done.image, done.geometry)
                     thumb.drag_sketch = done.sketch
                 else:
-                    thumb.drag_sketch = centred(strokes_to_stroke3(prefix + continuations[i]))
+                    thumb.drag_sketch = center(strokes_to_stroke3(prefix + continuations[i]))
                 thumb.set_placeholder("")
             else:
                 thumb.set_lines([])

@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap, 
 
 from desktop.painting import MODEL_INK, USER_INK
 
-__all__ = ["sample_icon", "reconstruct_icon", "export_icon", "suggest_icon"]
+__all__ = ["sample_icon", "reconstruct_icon", "export_icon", "suggest_icon", "undo_icon", "redo_icon"]
 
 _SIZE = 48  # drawn at 48 px; Qt scales it down (and keeps it sharp on 2x screens)
 
@@ -90,3 +90,28 @@ def export_icon() -> QIcon:
     painter.drawLine(QPointF(12.0, 11.0), QPointF(21.5, 2.5))
     painter.drawPolyline(QPolygonF([QPointF(15.5, 2.5), QPointF(21.5, 2.5), QPointF(21.5, 8.5)]))
     return _done(pixmap, painter)
+
+
+def _turn(clockwise: bool) -> QIcon:
+    """A curved arrow turning back (undo) or forward (redo): the familiar edit icons, unlike back/forward arrows
+    that read as navigation."""
+    pixmap, painter = _canvas()
+    painter.setPen(_pen(USER_INK, 2.2))
+    if clockwise:
+        painter.translate(24.0, 0.0)
+        painter.scale(-1.0, 1.0)
+    path = QPainterPath(QPointF(6.0, 9.0))
+    path.lineTo(QPointF(14.0, 9.0))
+    path.cubicTo(QPointF(23.0, 9.0), QPointF(23.0, 20.0), QPointF(14.0, 20.0))
+    path.lineTo(QPointF(9.0, 20.0))
+    painter.drawPath(path)
+    painter.drawPolyline(QPolygonF([QPointF(10.0, 4.5), QPointF(5.5, 9.0), QPointF(10.0, 13.5)]))
+    return _done(pixmap, painter)
+
+
+def undo_icon() -> QIcon:
+    return _turn(clockwise=False)
+
+
+def redo_icon() -> QIcon:
+    return _turn(clockwise=True)

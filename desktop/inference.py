@@ -20,7 +20,7 @@ from desktop.model_catalog import card_facts, card_license
 from sketchgen.errors import ModelError, SketchError
 from sketchgen.strokes import center, validate_stroke3
 
-__all__ = ["LoadedModel", "load", "centred", "stroke3_at_origin", "SAMPLE_ATTEMPTS"]
+__all__ = ["LoadedModel", "load", "stroke3_at_origin", "SAMPLE_ATTEMPTS"]
 
 # prior samples drawn per "Random sample" (one batch, one call): the first the model finished wins
 SAMPLE_ATTEMPTS = 16
@@ -31,11 +31,6 @@ def stroke3_at_origin(s3: np.ndarray) -> np.ndarray:
     out = validate_stroke3(s3).copy()
     out[0, :2] = 0.0
     return out
-
-
-def centred(s3: np.ndarray) -> np.ndarray:
-    """A copy whose bounding box is centred on the origin (the drawing canvas's centre)."""
-    return center(s3)
 
 
 class LoadedModel:
@@ -136,7 +131,7 @@ class LoadedModel:
         out = []
         for result in results:
             sketch = validate_stroke3(result, name="decoded sketch", allow_empty=True)
-            out.append(centred(sketch) if len(sketch) else sketch)
+            out.append(center(sketch) if len(sketch) else sketch)
         return out
 
     def interpolate_z(self, za: np.ndarray, zb: np.ndarray, n: int, method: str = "slerp") -> np.ndarray:
@@ -162,7 +157,7 @@ class LoadedModel:
         sketch = validate_stroke3(result, name=name, allow_empty=True)
         if len(sketch) == 0:
             raise SketchError(f"{name}: the model ended the sketch before drawing anything (try again)")
-        return centred(sketch)
+        return center(sketch)
 
 
 def load(path: str | os.PathLike[str]) -> LoadedModel:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -73,10 +74,15 @@ class TemperatureControl(QWidget):
 
 
 class ModelPanel(QWidget):
-    """Lists models; choosing one emits ``modelChosen(path)``; the window reports loading results back."""
+    """Lists models; choosing one emits ``modelChosen(path)``; the window reports loading results back. The list's
+    context menu removes an added model or reveals any model's folder."""
+
+    MAX_ROWS = 10
 
     modelChosen = Signal(str)
     addFolderRequested = Signal()
+    removeRequested = Signal(str)  # path of an added model to forget
+    revealRequested = Signal(str)  # path to show in the file manager
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +90,9 @@ class ModelPanel(QWidget):
         self.list.setAccessibleName("Models")
         self.list.itemActivated.connect(self._chosen)
         self.list.itemClicked.connect(self._chosen)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
+        self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         list_label = QLabel("&Models:", self)
         list_label.setBuddy(self.list)
         self.list_label = list_label
@@ -108,8 +117,8 @@ class ModelPanel(QWidget):
         self._fit_list()
 
     def _fit_list(self) -> None:
-        """As tall as its rows (2 to 6 of them): one shipped model should not leave a big empty box."""
-        rows = min(6, max(2, self.list.count()))
+        """Exactly as tall as its rows (up to MAX_ROWS, then it scrolls): no empty box under one shipped model."""
+        rows = min(self.MAX_ROWS, max(1, self.list.count()))
         row_height = self.list.sizeHintForRow(0) if self.list.count() else self.list.fontMetrics().height() + 6
         self.list.setFixedHeight(rows * row_height + 2 * self.list.frameWidth() + 4)
 
@@ -140,6 +149,28 @@ class ModelPanel(QWidget):
             if item.data(Qt.ItemDataRole.UserRole) == path:
                 self.list.setCurrentItem(item)
 
+    def entry_at(self, row: int) -> ModelEntry | None:
+        return self._entries[row] if 0 <= row < len(self._entries) else None
+
+    def context_menu_for(self, row: int) -> QMenu | None:
+        """The menu for the model in ``row`` (None for no row): Remove (added models only), Show folder."""
+        entry = self.entry_at(row)
+        if entry is None:
+            return None
+        menu = QMenu(self.list)
+        remove = menu.addAction("&Remove from the list", lambda: self.removeRequested.emit(str(entry.path)))
+        remove.setEnabled(not entry.shipped)
+        remove.setToolTip("Forget this added model folder (the folder itself is not touched)" if not entry.shipped
+                          else "Models that ship with SketchGen stay in the list")
+        menu.addAction("Show the &folder", lambda: self.revealRequested.emit(str(entry.path)))
+        return menu
+
+    def _context_menu(self, pos) -> None:
+        menu = self.context_menu_for(self.list.row(self.list.itemAt(pos)) if self.list.itemAt(pos) else -1)
+        if menu is not None:
+            menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            menu.popup(self.list.viewport().mapToGlobal(pos))
+
     def names(self) -> list[str]:
         return [self.list.item(i).text() for i in range(self.list.count())]
 
@@ -168,9 +199,12 @@ class ModelPanel(QWidget):
         )
         self.info.setText(f"{title}<table style='margin-top:6px' cellspacing='0' cellpadding='2'>{table}</table>")
 
-    def show_failure(self, folder: str, message: str, still_using: str | None) -> None:
-        """A model that did not load: the message (it names the file), and what the app runs on meanwhile."""
+    def show_failure(self, folder: str, message: str, still_using: str | None, forgotten: bool = False) -> None:
+        """A model that did not load: the message (it names the file), whether it left the list, and what the app
+        runs on meanwhile."""
         after = f"Still using <b>{html.escape(still_using)}</b>." if still_using else "No model is loaded."
+        if forgotten:
+            after = f"It was removed from the model list (add it again once it is fixed). {after}"
         self.info.setText(
             f"<b>{html.escape(Path(folder).name)}</b> &nbsp;<span style='color:#b00'>could not be loaded</span>"
             f"<p>{html.escape(message)}</p><p>{after}</p>"

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.canvas import SketchThumbnail, sketch_from_mime
+from desktop.canvas_views import SketchThumbnail, sketch_from_mime
 from desktop.document import MODEL, USER, strokes_from_stroke3
 from desktop.inference import LoadedModel
 from desktop.morph import GRID_SIZE, HANDLE_STEPS, SLOTS, STRIP_LENGTH, MorphState

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.canvas import SketchView
+from desktop.canvas_views import SketchView
 from desktop.geometry import truncate_lines
 from desktop.painting import InkLine, ink_for
 from desktop.replay import SPEEDS, ReplayState

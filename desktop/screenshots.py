@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from desktop.inference import centred
+    from sketchgen.strokes import center
     from desktop.main_window import MainWindow
     from sketchgen.strokes import stroke3_to_polylines
 
@@ -126,13 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(*WINDOW_SIZE)
     window.show()
     window.start_up()
-    _wait(app, lambda: window.loading_model is None, 120)
+    _wait(app, lambda: window.models.loading is None, 120)
     model = window.model
     if model is None:
         print("no model loaded: the screenshots show the app without one", file=sys.stderr)
     window.temperature.set_value(TEMPERATURE)
     window.new_drawing()
-    first, second, third, fourth = (centred(s) for s in _sketches())
+    first, second, third, fourth = (center(s) for s in _sketches())
 
     # Draw: the person draws part of a sheep; the model's suggestions appear; pointing at one previews it.
     view = window.draw_view

@@ -1,7 +1,8 @@
 """A container that lays its children out as equal *square* cells, as large as the space allows.
 
 Sketches are about as wide as high, so square cells waste no room; QGridLayout would stretch them into tall or wide
-strips. With ``columns=None`` the grid picks the column count that gives the largest cells for its current size.
+strips. With ``columns=None`` the grid picks rows and columns from the count and its current size
+(:func:`best_columns`).
 """
 
 from __future__ import annotations
@@ -15,16 +16,30 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 __all__ = ["SquareGrid", "SquareRow", "best_columns"]
 
 
-def best_columns(count: int, width: float, height: float, spacing: float) -> tuple[int, float]:
-    """(columns, cell side) that fit ``count`` square cells into ``width`` x ``height`` with the largest cells
-    (fewer rows win a tie, so cells fill the top first)."""
-    best = (1, 0.0)
-    for columns in range(1, max(1, count) + 1):
+def _side(count: int, columns: int, width: float, height: float, spacing: float) -> float:
+    rows = math.ceil(count / columns)
+    return min((width - (columns - 1) * spacing) / columns, (height - (rows - 1) * spacing) / rows)
+
+
+def best_columns(count: int, width: float, height: float, spacing: float, max_cell: float = 10_000.0,
+                 tolerance: float = 0.8) -> tuple[int, float]:
+    """(columns, cell side) for ``count`` square cells in ``width`` x ``height``.
+
+    The cells are as large as the space allows, but a grid that people read as a grid wins over a slightly larger
+    ragged one: among the layouts whose cells are at least ``tolerance`` of the largest, the one with the fewest empty
+    cells, then the squarest (9 -> 3 x 3, as the official multi-predict shows them, rather than 2 x 5), then the
+    largest cells. ``max_cell`` caps the side first, so in a large space the rule decides by shape alone."""
+    count = max(1, count)
+    sides = {c: min(max_cell, _side(count, c, width, height, spacing)) for c in range(1, count + 1)}
+    largest = max(sides.values())
+    good = [c for c, side in sides.items() if side >= tolerance * largest]
+
+    def rank(columns: int) -> tuple[int, int, float]:
         rows = math.ceil(count / columns)
-        side = min((width - (columns - 1) * spacing) / columns, (height - (rows - 1) * spacing) / rows)
-        if side > best[1] + 0.5:
-            best = (columns, side)
-    return best
+        return rows * columns - count, abs(rows - columns), -sides[columns]
+
+    columns = min(good, key=rank)
+    return columns, sides[columns]
 
 
 class SquareGrid(QWidget):
@@ -38,6 +53,7 @@ class SquareGrid(QWidget):
         self.max_cell = max_cell
         self.centre_vertically = centre_vertically
         self.cells: list[QWidget] = []
+        self._shape = (0, 0)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def add(self, widget: QWidget) -> None:
@@ -51,6 +67,10 @@ class SquareGrid(QWidget):
             widget.hide()
             widget.deleteLater()
         self.cells = []
+
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the current layout ((0, 0) before the first)."""
+        return self._shape if self.cells else (0, 0)
 
     def cell_side(self) -> int:
         return self.cells[0].width() if self.cells else 0
@@ -71,7 +91,7 @@ class SquareGrid(QWidget):
             return
         width, height = self.width(), self.height()
         if self.columns is None:
-            columns, side = best_columns(count, width, height, self.spacing)
+            columns, side = best_columns(count, width, height, self.spacing, self.max_cell)
         else:
             columns = max(1, min(self.columns, count))
             rows = math.ceil(count / columns)
@@ -82,6 +102,7 @@ class SquareGrid(QWidget):
         used_h = rows * side + (rows - 1) * self.spacing
         x0 = max(0, (width - used_w) // 2)
         y0 = max(0, (height - used_h) // 2) if self.centre_vertically else 0
+        self._shape = (rows, columns)
         for i, widget in enumerate(self.cells):
             row, col = divmod(i, columns)
             widget.setGeometry(QRect(x0 + col * (side + self.spacing), y0 + row * (side + self.spacing), side, side))

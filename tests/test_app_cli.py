@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,7 +47,7 @@ PROBE = """
 
     def finish():
         window = next(w for w in app.topLevelWidgets() if type(w).__name__ == "MainWindow")
-        if window.loading_model is not None and time.perf_counter() - t0 < 30:
+        if window.models.loading is not None and time.perf_counter() - t0 < 30:
             QTimer.singleShot(50, finish)  # the model loads on the worker thread: wait for it
             return
         report["model"] = window.model.name if window.model is not None else None
@@ -54,7 +55,9 @@ PROBE = """
         report["title"] = window.windowTitle()
         report["tensorflow"] = "tensorflow" in sys.modules
         report["status"] = window.statusBar().currentMessage() + " | " + window.model_label.text()
-        report["errors"] = [window.statusBar().currentMessage()] if window.last_error_box else []
+        report["errors"] = [window.last_error_box.text()] if window.last_error_box else []
+        report["suggestions"] = window.draw_view.panel.status.text()
+        report["cells_shown"] = window.draw_view.panel.grid.isVisibleTo(window)
         print(json.dumps(report))
         window.close()
         app.quit()
@@ -91,11 +94,27 @@ def test_start_opens_file_paints_fast_and_never_imports_tensorflow(tmp_path):
     assert report["strokes"] == 2 and report["title"].startswith("start.json")
 
 
-def test_unknown_model_is_a_message_not_a_crash(tmp_path):
-    result = _run(PROBE, tmp_path / "home", "--model", "no-such-model")
+@pytest.mark.parametrize("kind", ["unknown name", "broken folder"])
+def test_a_bad_model_falls_back_to_the_default_and_says_so(tmp_path, kind):
+    """``sketchgen --model X`` with X unknown or broken: the error names X, then the app runs on the default model,
+    the status bar says so and the suggestion area shows no stale "Loading X..." (issue 18, item 2)."""
+    if kind == "unknown name":
+        spec, problem = "no-such-model", "no such model folder"
+    else:
+        folder = tmp_path / "broken_folder"
+        folder.mkdir()
+        (folder / "model.json").write_text('{"name": "broken"}')
+        spec, problem = str(folder), str(folder)
+    result = _run(PROBE, tmp_path / "home", "--model", spec)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "no-such-model" in report["status"] and "no such model folder" in report["status"]
+    assert report["errors"] and problem in report["errors"][0]
+    if not any(SHIPPED_MODELS_DIR.glob("*/model.json")):
+        assert report["model"] is None and "No model" in report["status"]
+        return
+    assert report["model"] == "sheep"
+    assert f"{Path(spec).name} could not be loaded: using the default model sheep instead" in report["status"]
+    assert "Loading" not in report["suggestions"] and report["cells_shown"]
 
 
 @pytest.mark.parametrize("argv", [["--bogus"]])

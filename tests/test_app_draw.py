@@ -87,7 +87,7 @@ def test_new_drawing_is_undoable(make_window):
 
 def test_without_model_model_actions_are_off_but_drawing_works(make_window, no_shipped_models):
     window = make_window()
-    assert window.model is None and window.loading_model is None
+    assert window.model is None and window.models.loading is None
     assert not window.sample_action.isEnabled()
     assert not window.reconstruct_action.isEnabled()
     assert "No model" in window.statusBar().currentMessage() or "No model" in window.model_label.text()
@@ -104,7 +104,7 @@ def test_tab_key_walks_canvas_controls_and_every_continuation(make_window, qtbot
     from PySide6.QtWidgets import QApplication
 
     window = make_window()
-    qtbot.waitUntil(lambda: window.loading_model is None, timeout=60000)
+    qtbot.waitUntil(lambda: window.models.loading is None, timeout=60000)
     view = window.draw_view
     view.count.setValue(6)
     window.activateWindow()

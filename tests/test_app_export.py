@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage, QImageReader
 
+from desktop.export_targets import ExportFormat, ExportTarget, TargetKind
 from desktop._testsupport import dark_pixels, draw_stroke, make_window, sketchgen_home, zigzag  # noqa: F401
 from desktop.document import MODEL, Stroke
 from desktop.exporting import Picture, export_gif, export_png, export_svg, gif_frame_points
@@ -28,7 +29,7 @@ def test_png_export_has_the_chosen_size_and_dark_strokes(make_window, tmp_path):
     window = make_window()
     _draw_three_strokes(window)
     path = tmp_path / "drawing.png"
-    assert window.export("PNG", path, "drawing", cell=300)
+    assert window.exports.export(ExportFormat.PNG, path, ExportTarget(TargetKind.DRAWING), cell=300)
     image = QImage(str(path))
     assert not image.isNull()
     assert (image.width(), image.height()) == (300, 300)
@@ -41,7 +42,7 @@ def test_png_transparent_background(make_window, tmp_path):
     window = make_window()
     _draw_three_strokes(window)
     path = tmp_path / "clear.png"
-    assert window.export("PNG", path, "drawing", cell=128, transparent=True)
+    assert window.exports.export(ExportFormat.PNG, path, ExportTarget(TargetKind.DRAWING), cell=128, transparent=True)
     image = QImage(str(path))
     assert image.hasAlphaChannel() and image.pixelColor(0, 0).alpha() == 0
     assert dark_pixels(image) > 50
@@ -51,7 +52,7 @@ def test_svg_export_has_one_path_per_stroke(make_window, tmp_path):
     window = make_window()
     _draw_three_strokes(window)
     path = tmp_path / "drawing.svg"
-    assert window.export("SVG", path, "drawing", cell=400)
+    assert window.exports.export(ExportFormat.SVG, path, ExportTarget(TargetKind.DRAWING), cell=400)
     root = ET.parse(path).getroot()
     assert root.tag == f"{SVG}svg" and root.get("viewBox") == "0 0 400 400"
     paths = list(root.iter(f"{SVG}path"))
@@ -104,7 +105,7 @@ def test_gif_of_a_replay_has_one_frame_per_point_and_decodes(make_window, tmp_pa
     points = window.document.point_count()
     window.replay_drawing_action.trigger()
     path = tmp_path / "replay.gif"
-    assert window.export("GIF", path, "replay0", cell=96)
+    assert window.exports.export(ExportFormat.GIF, path, ExportTarget(TargetKind.REPLAY, 0), cell=96)
     data = path.read_bytes()
     frames = _gif_frames(data)
     assert len(frames) == points == 24
@@ -139,11 +140,11 @@ def test_long_gif_is_capped_and_transparent_gif_keeps_colours(tmp_path):
 
 def test_export_errors_name_the_file(make_window, tmp_path):
     window = make_window()
-    assert not window.export("PNG", tmp_path / "empty.png", "drawing")  # nothing drawn
+    assert not window.exports.export(ExportFormat.PNG, tmp_path / "empty.png", ExportTarget(TargetKind.DRAWING))  # nothing drawn
     assert window.errors and "empty.png" in window.errors[-1][1]
     _draw_three_strokes(window)
     target = tmp_path / "missing-folder" / "out.svg"
-    assert not window.export("SVG", target, "drawing")
+    assert not window.exports.export(ExportFormat.SVG, target, ExportTarget(TargetKind.DRAWING))
     title, message = window.errors[-1]
     assert "SVG" in title and str(target) in message and "cannot write" in message
     assert not target.exists()
@@ -151,14 +152,40 @@ def test_export_errors_name_the_file(make_window, tmp_path):
 
 def test_export_targets_follow_what_exists(make_window):
     window = make_window()
-    assert window.export_targets() == {}
+    assert window.exports.targets() == []
     _draw_three_strokes(window)
     window.replay_drawing_action.trigger()
-    assert set(window.export_targets()) == {"drawing", "replay0"}
+    assert window.exports.targets() == [ExportTarget(TargetKind.DRAWING), ExportTarget(TargetKind.REPLAY, 0)]
+    assert [t.file_stem for t in window.exports.targets()] == ["drawing", "replay0"]
     window.morph_state.set_strip([window.document.to_stroke3()] * 3)
-    assert "morph-strip" in window.export_targets()
-    picture = window.picture("morph-strip")
+    assert ExportTarget(TargetKind.MORPH_STRIP) in window.exports.targets()
+    picture = window.exports.picture(ExportTarget(TargetKind.MORPH_STRIP))
     assert picture.columns == 3 and picture.rows == 1
+    with pytest.raises(SketchGenError, match="nothing to export"):
+        window.exports.picture(ExportTarget(TargetKind.REPLAY, 5))
+
+
+def test_export_dialog_names_the_format_and_offers_only_what_a_gif_can_replay(make_window, qtbot):
+    from PySide6.QtCore import QTimer
+
+    from desktop.dialogs import ExportDialog
+
+    window = make_window()
+    _draw_three_strokes(window)
+    window.morph_state.set_strip([window.document.to_stroke3()] * 3)
+    seen = {}
+
+    def inspect():
+        dialog = next(d for d in window.findChildren(ExportDialog) if d.isVisible())
+        seen["title"] = dialog.windowTitle()
+        seen["format"] = dialog.format_label.text()
+        seen["targets"] = [dialog.target.itemText(i) for i in range(dialog.target.count())]
+        dialog.reject()
+
+    QTimer.singleShot(200, inspect)
+    window.export_gif_action.trigger()
+    assert seen["title"] == "Export GIF" and "GIF" in seen["format"] and "animated" in seen["format"]
+    assert seen["targets"] == ["The drawing"]  # the strip is several sketches: not a replay
 
 
 def test_picture_rejects_nothing():

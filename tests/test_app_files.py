@@ -11,7 +11,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from desktop._testsupport import SHARED_DATA, draw_stroke, make_window, sketchgen_home, zigzag  # noqa: F401
-from desktop.canvas import sketch_mime_data
+from desktop.canvas_views import sketch_mime_data
 from desktop.document import MODEL, USER
 from desktop.sketch_io import ndjson_line, read_sketch_file, write_sketch_file
 from sketchgen.datafiles import save_npz
@@ -30,13 +30,13 @@ def test_save_then_open_round_trips(make_window, tmp_path, suffix):
     window = make_window()
     s3 = _drawing(window)
     path = tmp_path / f"mine{suffix}"
-    assert window.save_to(path)
-    assert window.current_file == path and not window.isWindowModified()
+    assert window.files.save_to(path)
+    assert window.files.current_file == path and not window.isWindowModified()
     window.new_action.trigger()
     assert window.document.is_empty()
-    assert window.open_file(path)
+    assert window.files.open_file(path)
     np.testing.assert_allclose(window.document.to_stroke3(), s3, atol=1e-3)
-    assert window.current_file == path
+    assert window.files.current_file == path
     assert str(path.resolve()) == window.settings.recent_files()[0]
     window.undo_action.trigger()  # opening is undoable too
     assert window.document.is_empty()
@@ -50,9 +50,9 @@ def test_json_keeps_who_drew_each_stroke(make_window, tmp_path):
 
     window.undo_stack.push(AddStrokes(window.document, [Stroke(np.array([[0.0, 0.0], [30.0, 30.0]]), MODEL)], "x"))
     path = tmp_path / "authors.json"
-    assert window.save_to(path)
+    assert window.files.save_to(path)
     window.new_action.trigger()
-    window.open_file(path)
+    window.files.open_file(path)
     assert window.document.authors() == [USER, USER, MODEL]
 
 
@@ -73,10 +73,10 @@ def test_data_set_npz_opens_the_chosen_sketch_and_is_never_overwritten(make_wind
     save_npz(path, {"train": sketches[:2], "valid": sketches[2:3], "test": sketches[3:]})
     opened = read_sketch_file(path)
     assert [c.label for c in opened.choices] == ["train 0", "train 1", "valid 0", "test 0"]
-    assert window.open_file(path, choice=2)
+    assert window.files.open_file(path, choice=2)
     np.testing.assert_allclose(window.document.to_stroke3(), sketches[2], atol=1e-4)
-    assert window.current_file is None  # Save must ask for a new file, not rewrite the data set
-    assert not window.open_file(path, choice=9)
+    assert window.files.current_file is None  # Save must ask for a new file, not rewrite the data set
+    assert not window.files.open_file(path, choice=9)
     assert "has sketches 0 to 3, not 9" in window.errors[-1][1]
 
 
@@ -86,10 +86,10 @@ def test_real_quickdraw_files_open(make_window):
     if not files:
         pytest.skip(f"shared QuickDraw data not found under {source}")
     window = make_window()
-    assert window.open_file(files[0], choice=3)
+    assert window.files.open_file(files[0], choice=3)
     assert len(window.document) >= 1
     npz = SHARED_DATA / "quickdraw-mini" / "cat.mini25.npz"
-    assert window.open_file(npz, choice=0)
+    assert window.files.open_file(npz, choice=0)
     assert window.document.point_count() == len(read_sketch_file(npz).choices[0].strokes)
 
 
@@ -110,7 +110,7 @@ def test_bad_files_show_a_message_naming_the_file(make_window, tmp_path, name, c
     before = window.document.to_stroke3()
     path = tmp_path / name
     path.write_bytes(content)
-    assert not window.open_file(path)
+    assert not window.files.open_file(path)
     title, message = window.errors[-1]
     assert title == "Cannot open file" and name in message and expected in message
     assert window.last_error_box is not None and window.last_error_box.isVisible()
@@ -120,11 +120,11 @@ def test_bad_files_show_a_message_naming_the_file(make_window, tmp_path, name, c
 
 def test_missing_file_and_unwritable_save(make_window, tmp_path):
     window = make_window()
-    assert not window.open_file(tmp_path / "nope.json")
+    assert not window.files.open_file(tmp_path / "nope.json")
     assert "nope.json" in window.errors[-1][1] and "no such file" in window.errors[-1][1]
     _drawing(window)
-    assert not window.save_to(tmp_path / "no-such-dir" / "x.json")
-    assert "x.json" in window.errors[-1][1] and window.current_file is None
+    assert not window.files.save_to(tmp_path / "no-such-dir" / "x.json")
+    assert "x.json" in window.errors[-1][1] and window.files.current_file is None
     with pytest.raises(DataFileError, match="unknown file type"):
         write_sketch_file(tmp_path / "x.png", window.document.to_stroke3())
 
@@ -150,7 +150,7 @@ def test_dropping_a_file_onto_the_window_opens_it(make_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: len(window.document) == 1 or bool(window.errors), timeout=3000)
     assert not window.errors, window.errors
     np.testing.assert_allclose(window.document.to_stroke3(), s3)
-    assert window.current_file == path
+    assert window.files.current_file == path
 
 
 def test_dropping_a_sketch_into_a_morph_slot(make_window):

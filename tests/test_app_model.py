@@ -20,6 +20,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
+from desktop.export_targets import ExportFormat, ExportTarget, TargetKind
 from desktop._testsupport import (  # noqa: F401 (fixtures)
     drag_slider,
     draw_stroke,
@@ -66,9 +67,9 @@ def test_model_picker_lists_every_shipped_model_with_its_card_and_provider(make_
     shipped = sorted(p.parent.name for p in SHIPPED_MODELS_DIR.glob("*/model.json"))
     if shipped:
         assert window.model_panel.names()[: len(shipped)] == shipped
-        menu_names = [a.text() for a in window.model_actions.actions()]
+        menu_names = [a.text() for a in window.models.menu_actions.actions()]
         assert menu_names[: len(shipped)] == shipped
-        assert [a.text() for a in window.model_actions.actions() if a.isChecked()] == [window.model.name]
+        assert [a.text() for a in window.models.menu_actions.actions() if a.isChecked()] == [window.model.name]
 
     import onnxruntime as ort
 
@@ -123,7 +124,7 @@ def test_mouse_strokes_lead_to_continuations_and_accepting_one_is_one_undo_step(
                for x in range(0, shot.width(), 2) for y in range(0, shot.height(), 2))  # model ink is on screen
     assert view.regenerate_button.isEnabled()
     assert window.runner.gui_ms["continue"] < GUI_BUDGET_MS  # the GUI thread only takes the finished result
-    assert window.export("PNG", tmp_path / "grid.png", "continuations", cell=64)
+    assert window.exports.export(ExportFormat.PNG, tmp_path / "grid.png", ExportTarget(TargetKind.CONTINUATIONS), cell=64)
     assert QImage(str(tmp_path / "grid.png")).size().toTuple() == (128, 128)
 
     # Pointing at a suggestion previews it on the canvas; a click adds it.
@@ -340,7 +341,7 @@ def test_broken_model_folder_gives_its_message_and_the_app_keeps_running(make_wi
     broken = tmp_path / "broken"
     onnx = _broken_copy(shipped_model(), broken, keep_sha)
     with qtbot.waitSignal(window.modelFailed, timeout=LOAD_TIMEOUT_MS):
-        window.add_model_folder(str(broken))
+        window.models.add_folder(str(broken))
     title, message = window.errors[-1]
     assert title == "Cannot load model" and str(onnx) in message and problem in message
     assert window.last_error_box is not None and str(onnx) in window.last_error_box.text()
@@ -353,12 +354,15 @@ def test_broken_model_folder_gives_its_message_and_the_app_keeps_running(make_wi
     assert len(window.draw_view.continuations) == window.draw_view.count.value()
 
 
-def test_broken_model_alone_leaves_drawing_working(make_window, qtbot, tmp_path):
+def test_broken_model_alone_leaves_drawing_working(make_window, qtbot, tmp_path, monkeypatch):
+    """Nothing to fall back to (no shipped model): the app says "No model" and drawing still works."""
     broken = tmp_path / "broken"
     _broken_copy(shipped_model(), broken, keep_sha=True)
+    (tmp_path / "no-models").mkdir()
+    monkeypatch.setattr("desktop.model_catalog.SHIPPED_MODELS_DIR", tmp_path / "no-models")
     window = make_window(start=False)
     with qtbot.waitSignal(window.modelFailed, timeout=LOAD_TIMEOUT_MS):
-        window.add_model_folder(str(broken))
+        window.models.add_folder(str(broken))
     assert window.model is None and not window.sample_action.isEnabled()
     assert window.model_label.text() == "No model"
     draw_stroke(window.draw_view.canvas, zigzag(6))  # the app keeps working
@@ -373,10 +377,14 @@ def test_folder_without_a_usable_model_gives_a_message(make_window, qtbot, tmp_p
     (folder / "model.json").write_text(json.dumps({"name": "empty"}))
     window = make_window(start=False)
     with qtbot.waitSignal(window.modelFailed, timeout=LOAD_TIMEOUT_MS):
-        window.add_model_folder(str(folder))
+        window.models.add_folder(str(folder))
     title, message = window.errors[-1]
     assert title == "Cannot load model" and str(folder) in message
-    assert str(folder) in window.settings.model_folders()
-    assert any(e.path == folder for e in window.model_entries)  # listed, so the person can see what failed
-    assert not window.add_model_folder(str(tmp_path / "nothing-here"))
+    # A failed folder is not listed (nor remembered) forever: it leaves the list, and the panel says so.
+    assert str(folder) not in window.settings.model_folders()
+    assert not any(e.path == folder for e in window.models.entries)
+    if window.models.loading is not None:  # a shipped model exists: the app falls back to it and says so
+        qtbot.waitUntil(lambda: window.models.loading is None, timeout=LOAD_TIMEOUT_MS)
+        assert "empty-model could not be loaded: using the default model" in window.statusBar().currentMessage()
+    assert not window.models.add_folder(str(tmp_path / "nothing-here"))
     assert "has no model.json" in window.errors[-1][1]

@@ -93,7 +93,7 @@ def test_settings_persist_between_windows(make_window, qtbot, tmp_path):
     window.draw_view.count.setValue(6)
     draw_stroke(window.draw_view.canvas, zigzag(5))
     saved = tmp_path / "kept.json"
-    assert window.save_to(saved)
+    assert window.files.save_to(saved)
     window.close()
     second = make_window()
     assert second.temperature.value() == 0.83
@@ -104,7 +104,7 @@ def test_settings_persist_between_windows(make_window, qtbot, tmp_path):
     assert second.settings.recent_files()[0] == str(saved.resolve())
     second.recent_menu.aboutToShow.emit()
     assert any(saved.name in a.text() for a in second.recent_menu.actions())
-    assert second.current_file == saved  # the autosave remembers which file the drawing belongs to
+    assert second.files.current_file == saved  # the autosave remembers which file the drawing belongs to
 
 
 def test_temperature_controls_stay_in_sync(make_window):
