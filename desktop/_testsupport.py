@@ -161,3 +161,19 @@ def no_shipped_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 __all__ += ["drag_slider", "no_shipped_models"]
+
+
+LOAD_TIMEOUT_MS = 60000
+
+
+def loaded_window(make_window, qtbot, folder=None):
+    """A window started on ``folder`` (default: :func:`shipped_model`), once its model has loaded."""
+    folder = folder or shipped_model()
+    window = make_window(start=False)
+    with qtbot.waitSignal(window.modelLoaded, timeout=LOAD_TIMEOUT_MS):
+        window.start_up(str(folder))
+    assert window.model is not None and not window.errors, window.errors
+    return window
+
+
+__all__ += ["loaded_window", "LOAD_TIMEOUT_MS"]

@@ -83,7 +83,7 @@ class SketchView(QWidget):
     """Shows ink lines fitted into the widget on white paper, with an optional caption and placeholder text.
 
     The lines are rendered once into an image (:func:`desktop.painting.render_ink`) that every repaint (hover, focus,
-    fading) just copies; a worker thread can hand in that image ready-made with :meth:`set_ink`.
+    fading) just copies; a worker thread can hand in that image ready-made (:meth:`show_rendered`).
     """
 
     def __init__(self, parent: QWidget | None = None, caption: str = "", placeholder: str = "") -> None:
@@ -96,6 +96,8 @@ class SketchView(QWidget):
         self.dimmed = False  # painted faint: what it shows is out of date (new results are on the way)
         self._ink: QImage | None = None
         self._ink_geometry: InkGeometry | None = None
+        self.drag_sketch: np.ndarray | None = None  # the stroke-3 sketch shown (a thumbnail's drag carries it)
+        self.gui_renders = 0  # times this view rendered its ink itself, on the GUI thread (tests count them)
         self.setMinimumSize(48, 48)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
@@ -129,12 +131,15 @@ class SketchView(QWidget):
             paint_lines(painter, added, mapping, self.line_width)
             painter.end()
 
-    def set_ink(self, image: QImage | None, geometry: InkGeometry) -> None:
-        """Adopt ``image``, the current lines already rendered (by :func:`render_ink` at ``geometry``); ignored when
-        the view has been resized since ``geometry`` was taken."""
-        if image is not None and geometry == self.ink_geometry():
-            self._ink, self._ink_geometry = image, geometry
-            self.update()
+    def show_rendered(self, lines: Sequence[InkLine], image: QImage | None, geometry: InkGeometry,
+                      sketch: np.ndarray | None = None) -> None:
+        """Show ``lines`` with ``image``, their picture already rendered at ``geometry`` (off the GUI thread, by
+        :mod:`desktop.render_jobs`); the view renders them itself only if it was resized meanwhile."""
+        self._lines, self._fit_to = list(lines), None
+        fits = image is not None and geometry == self.ink_geometry()
+        self._ink, self._ink_geometry = (image, geometry) if fits else (None, None)
+        self.drag_sketch = sketch
+        self.update()
 
     def set_strokes(self, strokes: Sequence[Stroke]) -> None:
         self.set_lines(inked(strokes))
@@ -185,6 +190,7 @@ class SketchView(QWidget):
             if self._ink is None or self._ink_geometry != geometry:
                 self._ink = render_ink(self._lines, geometry, self.line_width, self._fit_to)
                 self._ink_geometry = geometry
+                self.gui_renders += 1
             if self.dimmed:
                 painter.setOpacity(0.3)
             painter.drawImage(area.topLeft(), self._ink)
@@ -213,7 +219,6 @@ class SketchThumbnail(SketchView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setMouseTracking(True)
-        self.drag_sketch: np.ndarray | None = None  # the stroke-3 sketch a drag carries
         self._press: QPointF | None = None
         self._hover = False
         self.setMinimumSize(48, 48)

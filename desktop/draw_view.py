@@ -7,11 +7,9 @@ focused one) appends its strokes as one undoable command; hovering or focusing o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QKeySequence, QShortcut, QUndoStack
+from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -29,7 +27,8 @@ from desktop.commands import AddStrokes, ReplaceDrawing
 from desktop.icons import suggest_icon
 from desktop.document import MODEL, USER, SketchDocument, Stroke, strokes_from_stroke3, strokes_to_stroke3
 from desktop.inference import LoadedModel
-from desktop.painting import InkGeometry, render_ink, user_and_model
+from desktop.painting import user_and_model
+from desktop.render_jobs import Shown, submit_rendered
 from desktop.square_grid import SquareGrid
 from desktop.workers import ModelRunner
 from sketchgen.strokes import center
@@ -38,28 +37,6 @@ __all__ = ["DrawView", "ContinuationPanel", "MAX_CONTINUATIONS"]
 
 CONTINUE, SAMPLE, RECONSTRUCT = "continue", "sample", "reconstruct"
 MAX_CONTINUATIONS = 12
-
-
-@dataclass
-class Rendered:
-    """A continuation made ready off the GUI thread: its thumbnail's pixels and its drag payload (stroke-3)."""
-
-    image: QImage
-    geometry: InkGeometry
-    sketch: np.ndarray
-
-
-def render_continuations(prefix: list[Stroke], continuations: list[list[Stroke]],
-                         geometries: list[InkGeometry], line_width: float) -> list[Rendered | None]:
-    """Thumbnails for ``continuations`` at the cells' ``geometries`` (any thread)."""
-    out: list[Rendered | None] = []
-    for continuation, geometry in zip(continuations, geometries):
-        if not continuation:
-            out.append(None)
-            continue
-        image = render_ink(user_and_model(prefix, continuation), geometry, line_width)
-        out.append(Rendered(image, geometry, center(strokes_to_stroke3(prefix + continuation))))
-    return out
 
 
 class ContinuationPanel(QWidget):
@@ -126,26 +103,24 @@ class ContinuationPanel(QWidget):
             if thumb.dimmed:
                 thumb.set_placeholder("thinking...")
 
-    def show_continuations(self, prefix: list[Stroke], continuations: list[list[Stroke]],
-                           rendered: list[Rendered | None] | None = None) -> None:
-        """Show each continuation after ``prefix``; ``rendered`` (from :func:`render_continuations`, made on the
-        worker) saves the GUI thread the painting and the drag payloads."""
+    def show_continuations(self, prefix: list[Stroke], continuations: list[list[Stroke]]) -> None:
+        """The cells already show their pictures (:func:`desktop.render_jobs.submit_rendered`); this settles the
+        rest: no more fading, and a note in each cell the model had nothing for."""
         self._thinking.stop()
         for i, thumb in enumerate(self.thumbnails):
             thumb.set_dimmed(False)
             if i < len(continuations) and continuations[i]:
-                done = rendered[i] if rendered is not None and i < len(rendered) else None
-                thumb.set_lines(user_and_model(prefix, continuations[i]))
-                if done is not None:
-                    thumb.set_ink(done.image, done.geometry)
-                    thumb.drag_sketch = done.sketch
-                else:
-                    thumb.drag_sketch = center(strokes_to_stroke3(prefix + continuations[i]))
                 thumb.set_placeholder("")
             else:
                 thumb.set_lines([])
                 thumb.drag_sketch = None
                 thumb.set_placeholder("(the model would stop here)" if i < len(continuations) else "")
+
+
+def continuation_shown(prefix: list[Stroke], continuations: list[list[Stroke]]) -> list[Shown]:
+    """What each suggestion cell shows (the drawing and the model's strokes) and drags (the whole sketch, centred)."""
+    return [Shown(user_and_model(prefix, c), center(strokes_to_stroke3(prefix + c))) if c else Shown([])
+            for c in continuations]
 
 
 class DrawView(QWidget):
@@ -317,20 +292,14 @@ class DrawView(QWidget):
         self.panel.show_message(f"Asking {model.name} for {n} continuation{'s' if n != 1 else ''}...")
         self.regenerate_button.setEnabled(True)
 
-        geometries = [thumb.ink_geometry() for thumb in self.panel.thumbnails[:n]]
-        line_width = self.panel.thumbnails[0].line_width if self.panel.thumbnails else 2.0
-
-        def work() -> tuple[list[list[Stroke]], list[Rendered | None]]:
+        def work() -> tuple[list[list[Stroke]], list[Shown]]:
             result = model.continuations(prefix, n, temperature, seed)
-            return result, render_continuations(prefix, result, geometries, line_width)
+            return result, continuation_shown(prefix, result)
 
-        def done(answer: tuple[list[list[Stroke]], list[Rendered | None]]) -> None:
-            result, rendered = answer
-            if revision != self.document.revision:
-                return  # the drawing changed meanwhile
+        def done(result: list[list[Stroke]]) -> None:
             self.continuations = result
             self._continuations_for = revision
-            self.panel.show_continuations(prefix, result, rendered)
+            self.panel.show_continuations(prefix, result)
             usable = sum(1 for c in result if c)
             if usable:
                 self.panel.show_message("Click a suggestion (or press Alt+number) to add it to your drawing; "
@@ -344,7 +313,9 @@ class DrawView(QWidget):
             self.panel.show_message("The model could not continue this drawing.")
             self.error.emit("Continuation failed", message)
 
-        self.runner.submit(CONTINUE, work, done, failed)
+        # (a drawing changed meanwhile makes the answer stale)
+        submit_rendered(self.runner, CONTINUE, self.panel.thumbnails[:n], work,
+                        lambda result: revision == self.document.revision, done, failed)
 
     def _sync_panel(self) -> None:
         self.panel.grid.setVisible(self.model is not None)  # no empty cells when no model can fill them

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from desktop.dialogs import ExportDialog
-from desktop.document import MODEL, strokes_from_stroke3
+from desktop.document import MODEL, USER, strokes_from_stroke3
 from desktop.exporting import Picture, export_gif, export_png, export_svg
 from desktop.morph import GRID_SIZE
 from desktop.painting import InkLine, inked, user_and_model
@@ -122,7 +122,9 @@ class Exporter(QObject):
         if kind is TargetKind.MORPH_BETWEEN and morph.between is not None:
             return Picture([_model_ink(morph.between)])
         if kind is TargetKind.MORPH_STRIP and morph.strip:
-            return Picture([_model_ink(s) for s in morph.strip], len(morph.strip))
+            ends = [inked(strokes_from_stroke3(morph.slots[n], USER)) if morph.filled(n) else [] for n in "AB"]
+            cells = [ends[0], *(_model_ink(s) for s in morph.strip), ends[1]]  # as the tab shows it: A ... B
+            return Picture(cells, len(cells))
         if kind is TargetKind.MORPH_GRID and morph.grid:
             return Picture([_model_ink(s) for s in morph.grid], GRID_SIZE)
         raise SketchGenError(f"nothing to export for {target.file_stem!r}: it is empty")

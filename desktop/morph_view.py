@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -31,7 +31,8 @@ from desktop.canvas_views import SketchThumbnail, sketch_from_mime
 from desktop.document import MODEL, USER, strokes_from_stroke3
 from desktop.inference import LoadedModel
 from desktop.morph import GRID_SIZE, HANDLE_STEPS, SLOTS, STRIP_LENGTH, MorphState
-from desktop.painting import InkGeometry, inked, render_ink
+from desktop.painting import inked
+from desktop.render_jobs import Shown, submit_rendered
 from desktop.square_grid import SquareGrid, SquareRow
 from desktop.workers import ModelRunner
 
@@ -45,14 +46,17 @@ def _lines(s3: np.ndarray | None, author: str = MODEL):
     return [] if s3 is None or len(s3) == 0 else inked(strokes_from_stroke3(s3, author))
 
 
-def _render(sketches: list[np.ndarray], geometries: list[InkGeometry]) -> list[QImage | None]:
-    """Decoded sketches rendered as their views will show them (on the worker thread: see render_ink)."""
-    return [render_ink(_lines(s), g) if s is not None and len(s) else None for s, g in zip(sketches, geometries)]
+def _shown(sketches: list[np.ndarray]) -> list[Shown]:
+    """What the views show of decoded sketches (built on the worker, with their pictures)."""
+    return [Shown(_lines(s), s) for s in sketches]
 
 
-def _adopt(views: list[SketchThumbnail], images: list[QImage | None], geometries: list[InkGeometry]) -> None:
-    for view, image, geometry in zip(views, images, geometries):
-        view.set_ink(image, geometry)
+def _show(view: SketchThumbnail, sketch: np.ndarray | None, author: str = MODEL) -> None:
+    """Show ``sketch`` unless the view already shows that very array: a change elsewhere never re-renders it."""
+    if view.drag_sketch is sketch:
+        return
+    view.set_lines(_lines(sketch, author))
+    view.drag_sketch = sketch
 
 
 class SlotWidget(QFrame):
@@ -88,8 +92,7 @@ class SlotWidget(QFrame):
         layout.addWidget(self.fill_button, 0, Qt.AlignmentFlag.AlignLeft)
 
     def show_sketch(self, s3: np.ndarray | None) -> None:
-        self.view.set_lines(_lines(s3, USER))
-        self.view.drag_sketch = s3
+        _show(self.view, s3, USER)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         mime = event.mimeData()
@@ -134,7 +137,7 @@ class MorphView(QWidget):
         self.slot_widgets: dict[str, list[SlotWidget]] = {name: [] for name in SLOTS}
         tabs = QTabWidget(self)
         tabs.addTab(self._build_pair_page(), "Bet&ween A and B")
-        tabs.addTab(self._build_grid_page(), "2x2 &grid")
+        tabs.addTab(self._build_grid_page(), f"&Grid: 4 corners, {GRID_SIZE} x {GRID_SIZE}")
         self.tabs = tabs
         self.notice = QLabel(self)
         self.notice.setWordWrap(True)
@@ -181,17 +184,25 @@ class MorphView(QWidget):
         middle_layout.addWidget(self.between_view, 1)
         middle_layout.addLayout(handle_row)
 
+        # A and B themselves at the ends, then the decodes: 0 % and 100 % are A and B as the model redraws them
+        # (decoded from their latents), which can look unlike A and B, so they are labelled as such.
         self.strip_views: list[SketchThumbnail] = []
-        strip = SquareGrid(page, columns=STRIP_LENGTH, spacing=6, centre_vertically=True)
+        self.strip_ends: dict[str, SketchThumbnail] = {}
+        strip = SquareGrid(page, columns=STRIP_LENGTH + 2, spacing=6, centre_vertically=True)
         strip.setMinimumHeight(72)
+        self.strip_ends["A"] = self._strip_end(strip, "A")
         for i in range(STRIP_LENGTH):
             percent = round(100 * i / (STRIP_LENGTH - 1))
-            view = SketchThumbnail(strip, caption=f"{percent} %")
-            view.setAccessibleName(f"Morph strip {percent} %")
-            view.setToolTip(f"{percent} % of the way from A to B: click to move the handle here, drag to a slot")
+            caption = {0: "A redrawn", 100: "B redrawn"}.get(percent, f"{percent} %")
+            view = SketchThumbnail(strip, caption=caption)
+            what = {0: "A as the model redraws it", 100: "B as the model redraws it"}.get(
+                percent, f"{percent} % of the way from A to B")
+            view.setAccessibleName(f"Morph strip: {what}")
+            view.setToolTip(f"{what} (decoded from the latent): click to move the handle here, drag to a slot")
             view.activated.connect(lambda i=i: self.handle.setValue(round(HANDLE_STEPS * i / (STRIP_LENGTH - 1))))
             strip.add(view)
             self.strip_views.append(view)
+        self.strip_ends["B"] = self._strip_end(strip, "B")
 
         slot_a, slot_b = self._slot("A"), self._slot("B")
         button_height = slot_a.fill_button.sizeHint().height() + 4
@@ -201,10 +212,17 @@ class MorphView(QWidget):
         top.add(slot_b, 1.0, button_height)
         layout = QVBoxLayout(page)
         layout.addWidget(top, 3)
-        layout.addWidget(QLabel("From A to B in seven steps (click one to move the handle there, drag one into a slot):",
-                                page))
+        layout.addWidget(QLabel(f"A, then {STRIP_LENGTH} steps the model decodes from A's latent to B's, then B (click a "
+                                "step to move the handle there, drag one into a slot):", page))
         layout.addWidget(strip, 1)
         return page
+
+    def _strip_end(self, strip: SquareGrid, name: str) -> SketchThumbnail:
+        view = SketchThumbnail(strip, caption=name)
+        view.setAccessibleName(f"Morph strip: slot {name} as drawn")
+        view.setToolTip(f"Slot {name} itself, as drawn (not decoded)")
+        strip.add(view)
+        return view
 
     def _build_grid_page(self) -> QWidget:
         page = QWidget(self)
@@ -216,7 +234,8 @@ class MorphView(QWidget):
         self.grid_button.clicked.connect(self.request_grid)
         self.grid_views: list[SketchThumbnail] = []
         grid = SquareGrid(page, columns=GRID_SIZE, spacing=3, centre_vertically=True)
-        corner_index = {0: "A", GRID_SIZE - 1: "B", GRID_SIZE * (GRID_SIZE - 1): "C", GRID_SIZE * GRID_SIZE - 1: "D"}
+        corner_index = {0: "A redrawn", GRID_SIZE - 1: "B redrawn", GRID_SIZE * (GRID_SIZE - 1): "C redrawn",
+                        GRID_SIZE * GRID_SIZE - 1: "D redrawn"}
         for i in range(GRID_SIZE * GRID_SIZE):
             view = SketchThumbnail(grid, caption=corner_index.get(i, ""))
             view.setAccessibleName(f"Grid row {i // GRID_SIZE + 1}, column {i % GRID_SIZE + 1}")
@@ -313,77 +332,58 @@ class MorphView(QWidget):
             ok &= self.state.store_latent(name, revision, z)
         return ok
 
+    def _submit(self, channel: str, names: tuple[str, ...], views: list[SketchThumbnail], decode, accept,
+                failed: str) -> None:
+        """Encode what is missing and ``decode(latents) -> sketches`` on the worker (with the views' pictures);
+        ``accept(sketches)`` runs on the GUI thread unless a slot changed meanwhile."""
+        latents = self._encode_job(names)
+        revisions = tuple(self.state.revisions[n] for n in names)
+
+        def work():
+            z, fresh = latents()
+            sketches = decode(z)
+            return (fresh, sketches), _shown(sketches)
+
+        def wanted(result) -> bool:
+            fresh, _ = result
+            return self._keep_latents(fresh) and revisions == tuple(self.state.revisions[n] for n in names)
+
+        submit_rendered(self.runner, channel, views, work, wanted, lambda result: accept(result[1]),
+                        lambda m: self.error.emit(failed, m))
+
     def request_between(self) -> None:
         if not self._can_morph("A", "B"):
             return
         model, temperature, handle = self.model, self.temperature, self.state.handle
-        latents = self._encode_job(("A", "B"))
-        revisions = (self.state.revisions["A"], self.state.revisions["B"])
-
-        geometry = self.between_view.ink_geometry()
-
-        def work():
-            z, fresh = latents()
-            path = model.interpolate_z(z["A"], z["B"], HANDLE_STEPS + 1)
-            sketch = model.decode(path[handle], temperature)
-            return fresh, sketch, _render([sketch], [geometry])
-
-        def done(result) -> None:
-            fresh, sketch, images = result
-            if self._keep_latents(fresh) and revisions == (self.state.revisions["A"], self.state.revisions["B"]):
-                self.state.set_between(handle, sketch)
-                _adopt([self.between_view], images, [geometry])
-
-        self.runner.submit(BETWEEN, work, done, lambda m: self.error.emit("Morph failed", m))
+        self._submit(BETWEEN, ("A", "B"), [self.between_view],
+                     lambda z: [model.decode(model.interpolate_z(z["A"], z["B"], HANDLE_STEPS + 1)[handle], temperature)],
+                     lambda sketches: self.state.set_between(handle, sketches[0]), "Morph failed")
 
     def request_strip(self) -> None:
         if not self._can_morph("A", "B"):
             return
         model, temperature = self.model, self.temperature
-        latents = self._encode_job(("A", "B"))
-        revisions = (self.state.revisions["A"], self.state.revisions["B"])
-
-        geometries = [view.ink_geometry() for view in self.strip_views]
-
-        def work():
-            z, fresh = latents()
-            sketches = model.decode_many(model.interpolate_z(z["A"], z["B"], STRIP_LENGTH), temperature)
-            return fresh, sketches, _render(sketches, geometries)
-
-        def done(result) -> None:
-            fresh, sketches, images = result
-            if self._keep_latents(fresh) and revisions == (self.state.revisions["A"], self.state.revisions["B"]):
-                self.state.set_strip(sketches)
-                _adopt(self.strip_views, images, geometries)
-
-        self.runner.submit(STRIP, work, done, lambda m: self.error.emit("Morph strip failed", m))
+        self._submit(STRIP, ("A", "B"), self.strip_views,
+                     lambda z: model.decode_many(model.interpolate_z(z["A"], z["B"], STRIP_LENGTH), temperature),
+                     self.state.set_strip, "Morph strip failed")
 
     def request_grid(self) -> None:
         if not self._can_morph(*SLOTS):
             self.message.emit("Fill all four slots (A, B, C, D) and load a model with an encoder to build the grid.")
             return
         model, temperature = self.model, self.temperature
-        latents = self._encode_job(SLOTS)
-        revisions = tuple(self.state.revisions[n] for n in SLOTS)
 
-        geometries = [view.ink_geometry() for view in self.grid_views]
-
-        def work():
-            z, fresh = latents()
+        def decode(z):
             grid = model.grid_z([z[n] for n in SLOTS], GRID_SIZE)
-            sketches = model.decode_many(grid.reshape(-1, grid.shape[-1]), temperature)
-            return fresh, sketches, _render(sketches, geometries)
+            return model.decode_many(grid.reshape(-1, grid.shape[-1]), temperature)
 
-        def done(result) -> None:
-            fresh, sketches, images = result
-            if self._keep_latents(fresh) and revisions == tuple(self.state.revisions[n] for n in SLOTS):
-                self.state.set_grid(sketches)
-                _adopt(self.grid_views, images, geometries)
-                self.message.emit(f"Grid ready: {len(sketches)} sketches between A, B, C and D "
-                                  f"(temperature {temperature:.2f}).")
+        def accept(sketches):
+            self.state.set_grid(sketches)
+            self.message.emit(f"Grid ready: {len(sketches)} sketches between A, B, C and D "
+                              f"(temperature {temperature:.2f}).")
 
         self.message.emit("Building the grid...")
-        self.runner.submit(GRID, work, done, lambda m: self.error.emit("Morph grid failed", m))
+        self._submit(GRID, SLOTS, self.grid_views, decode, accept, "Morph grid failed")
 
     def refresh(self) -> None:
         """Ask for the in-between and the strip again (slots, model or temperature changed)."""
@@ -398,7 +398,7 @@ class MorphView(QWidget):
             for name, widgets in self.slot_widgets.items():
                 for widget in widgets:
                     widget.show_sketch(state.slots[name])
-        self.between_view.set_lines(_lines(state.between))
+        _show(self.between_view, state.between)
         shown_at = state.between_handle if state.between is not None else None
         self.between_view.caption = "In between" if shown_at is None else f"In between: {round(100 * shown_at / HANDLE_STEPS)} % of the way to B"
         if state.between is not None and len(state.between) == 0:
@@ -407,15 +407,12 @@ class MorphView(QWidget):
             self.between_view.set_placeholder("Fill slots A and B")
         else:
             self.between_view.set_placeholder("")
-        self.between_view.drag_sketch = state.between
+        for name, view in self.strip_ends.items():
+            _show(view, state.slots[name], USER)
         for i, view in enumerate(self.strip_views):
-            sketch = state.strip[i] if i < len(state.strip) else None
-            view.set_lines(_lines(sketch))
-            view.drag_sketch = sketch
+            _show(view, state.strip[i] if i < len(state.strip) else None)
         for i, view in enumerate(self.grid_views):
-            sketch = state.grid[i] if i < len(state.grid) else None
-            view.set_lines(_lines(sketch))
-            view.drag_sketch = sketch
+            _show(view, state.grid[i] if i < len(state.grid) else None)
         has_model = self.model is not None
         for widgets in self.slot_widgets.values():
             for widget in widgets:
@@ -424,12 +421,14 @@ class MorphView(QWidget):
         self.handle.setEnabled(can)
         self.grid_button.setEnabled(can)
         if state.grid:
-            self.grid_placeholder.setText("Corners from A (top left) to D (bottom right); the rest decoded in between.")
+            self.grid_placeholder.setText("A (top left), B (top right), C and D (bottom) as the model redraws them, "
+                                          "and the sketches decoded between them.")
         elif not state.filled(*SLOTS):
             missing = ", ".join(n for n in SLOTS if not state.filled(n))
             self.grid_placeholder.setText(f"Fill the four corner slots (missing: {missing}), then press Build grid.")
         else:
-            self.grid_placeholder.setText("Press Build grid to decode the 5 x 5 sketches between A, B, C and D.")
+            self.grid_placeholder.setText(f"Press Build grid to decode {GRID_SIZE} x {GRID_SIZE} sketches between the "
+                                          "corners A, B, C and D.")
         if not has_model:
             self.notice.setText("No model loaded: you can fill the slots, morphing needs a model.")
         elif not self.model.conditional:

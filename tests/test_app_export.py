@@ -160,7 +160,7 @@ def test_export_targets_follow_what_exists(make_window):
     window.morph_state.set_strip([window.document.to_stroke3()] * 3)
     assert ExportTarget(TargetKind.MORPH_STRIP) in window.exports.targets()
     picture = window.exports.picture(ExportTarget(TargetKind.MORPH_STRIP))
-    assert picture.columns == 3 and picture.rows == 1
+    assert picture.columns == 5 and picture.rows == 1  # the ends (slots A and B, empty here) and three steps
     with pytest.raises(SketchGenError, match="nothing to export"):
         window.exports.picture(ExportTarget(TargetKind.REPLAY, 5))
 
