@@ -418,6 +418,7 @@ def export_experiment(experiment_dir: str | os.PathLike[str], out: str | os.Path
         "experiment": state.get("experiment") or str(Path(experiment_dir).resolve()),
         "checkpoint": state.get("checkpoint") or trained.directory.name,
         "best_step": state.get("best_step"),
+        **({"best_rule": state["best_rule"]} if state.get("best_rule") else {}),
         **({"initialised_from": state["init_from"]} if state.get("init_from") else {}),
         **({"reexported_from": state["reexported_from"]} if state.get("reexported_from") else {}),
         "facts_source": "state.json of the checkpoint (null: not recorded by the training run)",

@@ -4,8 +4,13 @@ As magenta's ``evaluate_model``: dropout off, batches padded to N_max with the p
 (the original's eval model is built with ``is_training=1``), z *sampled* from q(z|x) (the original always samples).
 Here the sampling noise is one fixed normal vector per sketch (from the run's seed), so an evaluation is exactly
 repeatable, independent of the batch size, and never disturbs the training random streams. Every sketch is used
-(the original drops a last partial batch); the means are weighted by sketch. L_KL is reported as computed (not floored); the *cost* used to pick the
-best checkpoint is ``L_R + max(L_KL, kl_tolerance)`` (just L_R for unconditional models).
+(the original drops a last partial batch); the means are weighted by sketch. L_KL is reported as computed (not
+floored).
+
+The *cost* that picks the best checkpoint is the original's in effect: ``L_R + kl_weight_start * max(L_KL,
+kl_tolerance)`` (just L_R for unconditional models). magenta's eval model is a second graph whose KL weight variable
+is created at ``kl_weight_start`` and never fed (the train loop feeds only the train model's), so its ``cost`` weighs
+the floored KL by 0.01 with the default config. A weight of 1.0 favours checkpoints whose KL sits at its floor.
 """
 from __future__ import annotations
 
@@ -22,6 +27,12 @@ from training.model import SketchRNN, split_mixture
 from training.objective import kl_loss, reconstruction_loss
 
 EVAL_SEED_SALT = 7919  # keeps the evaluation noise apart from the model's own seeds
+SELECTION_RULE = "L_R + kl_weight_start * max(L_KL, kl_tolerance)"  # recorded with each run's best checkpoint
+
+
+def selection_cost(r_loss: float, kl: float, hp: HParams) -> float:
+    """The cost that picks a run's best checkpoint (SELECTION_RULE; L_R alone for unconditional models)."""
+    return r_loss + hp.kl_weight_start * max(kl, hp.kl_tolerance) if hp.conditional else r_loss
 
 
 class Evaluator:
@@ -61,7 +72,7 @@ class Evaluator:
             sums += np.array([float(v) for v in values]) * batch.size
             count += batch.size
         r_loss, offset_loss, pen_loss, kl = (sums / max(count, 1)).tolist()
-        cost = r_loss + max(kl, self.hp.kl_tolerance) if self.hp.conditional else r_loss
+        cost = selection_cost(r_loss, kl, self.hp)
         return {"r_loss": r_loss, "kl_loss": kl, "offset_loss": offset_loss, "pen_loss": pen_loss, "cost": cost,
                 "sketches": count}
 

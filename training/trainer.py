@@ -37,7 +37,7 @@ from sketchgen.errors import ConfigError, SketchGenError
 from training import checkpoint as ckpt
 from training.config import HParams
 from training.dataset import BatchingOptions, SketchData, TrainBatcher
-from training.evaluate import Evaluator
+from training.evaluate import SELECTION_RULE, Evaluator, selection_cost
 from training.model import SketchRNN, split_mixture
 from training.objective import kl_loss, kl_weight_at, learning_rate_at, reconstruction_loss, total_loss
 from training.replicas import replica_context
@@ -249,7 +249,7 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         return {"format": ckpt.FORMAT_VERSION, "step": self.step, "batcher": self.batcher.state(),
-                "best_cost": self.best_cost, "best_step": self.best_step, "options": self.options.to_dict(),
+                "best_cost": self.best_cost, "best_step": self.best_step, "best_rule": SELECTION_RULE, "options": self.options.to_dict(),
                 "tensorflow": tf.__version__, "keras": keras.__version__, **self._hardware_record(),
                 "wall_time_s": round(self.wall_time_before + time.perf_counter() - self._segment_start, 1),
                 **({"init_from": self.init_from} if self.init_from else {})}
@@ -325,6 +325,8 @@ class Trainer:
         self.batcher.restore(state["batcher"])
         self.best_cost = state.get("best_cost")
         self.best_step = state.get("best_step")
+        if state.get("best_rule") != SELECTION_RULE:
+            self.best_cost = self._best_cost_by_rule()
         self.init_from = state.get("init_from")
         self.step_offset.assign(int((self.init_from or {}).get("steps_trained") or 0))
         self.last_saved_step = int(state["step"])
@@ -341,6 +343,15 @@ class Trainer:
             raise SketchGenError(f"{folder}: checkpoint step {self.step} does not match state.json {state['step']}")
         if self.is_chief:
             _truncate_metrics(self.experiment_dir / ckpt.METRICS_FILE, self.step)
+
+    def _best_cost_by_rule(self) -> float | None:
+        """The best checkpoint's cost under SELECTION_RULE, from the validation losses it recorded (a run written
+        under an older rule); None (the next evaluation becomes the best) where it recorded none."""
+        try:
+            valid = ckpt.read_json(self.experiment_dir / ckpt.BEST / ckpt.STATE_FILE)["evaluation"]["valid"]
+            return selection_cost(float(valid["r_loss"]), float(valid["kl_loss"]), self.hp)
+        except (SketchGenError, OSError, KeyError, TypeError, ValueError):
+            return None
 
     def start_from_model(self, initial, sketches=None) -> dict[str, float]:
         """Begin this fresh run with the weights of an exported model folder (training.warm_start.InitialModel),
