@@ -20,6 +20,10 @@ from sketchgen.datafiles import save_npz
 
 HPARAMS = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=20, max_seq_len=60,
                save_every=3, eval_every=3)
+# each is run on one replica and on two: plain; with recurrent dropout (masks drawn per replica); with no KL floor,
+# so the KL term's gradients (L_KL ~ 1e-3 at init, under the default floor of 0.2) are summed across replicas
+VARIANTS = {"plain": {"use_recurrent_dropout": False}, "dropout": {"use_recurrent_dropout": True},
+            "kl_live": {"use_recurrent_dropout": False, "kl_tolerance": 0.0}}
 
 _MIRRORED = r"""
 import json, sys, tempfile
@@ -33,15 +37,15 @@ from sketchgen.errors import ConfigError
 
 data = load_sketch_data([sys.argv[1]], None, 60)
 result = {}
-for dropout in (False, True):
-    hp = HParams(**json.loads(sys.argv[2]), use_recurrent_dropout=dropout)
+for variant, overrides in json.loads(sys.argv[3]).items():
+    hp = HParams(**{**json.loads(sys.argv[2]), **overrides})
     for name, strategy in (("one", None), ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
         trainer = Trainer(hp, data, tempfile.mkdtemp(), TrainOptions(progress=False), strategy=strategy)
         losses = []
         for _ in range(10):
             batch = trainer.batcher.next_batch()
             losses.append(trainer.train_step(batch.strokes, batch.lengths))
-        result[f"{name}_{dropout}"] = {"replicas": trainer.replicas, "steps": losses,
+        result[f"{name}_{variant}"] = {"replicas": trainer.replicas, "steps": losses,
                                       "weights": [v.numpy().tolist() for v in trainer.model.trainable_variables]}
 try:
     Trainer(HParams(**{**json.loads(sys.argv[2]), "batch_size": 21}), data, tempfile.mkdtemp(),
@@ -90,19 +94,25 @@ def _result(output: str) -> dict:
 
 
 def test_two_mirrored_replicas_follow_the_one_replica_run(toy_file: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", _MIRRORED, str(toy_file), json.dumps(HPARAMS)], cwd=REPO_ROOT,
-                          env=_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", _MIRRORED, str(toy_file), json.dumps(HPARAMS), json.dumps(VARIANTS)],
+                          cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = _result(proc.stdout)
-    for dropout in (False, True):  # dropout masks and z noise are the one-replica run's rows: exact either way
-        one, two = result[f"one_{dropout}"], result[f"two_{dropout}"]
+    for variant in VARIANTS:  # dropout masks and z noise are the one-replica run's rows: exact either way
+        one, two = result[f"one_{variant}"], result[f"two_{variant}"]
         assert one["replicas"] == 1 and two["replicas"] == 2
         for step, (a, b) in enumerate(zip(one["steps"], two["steps"])):
             for key in ("loss", "r_loss", "offset_loss", "pen_loss", "kl_loss", "lr", "kl_weight"):
-                assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-7), (dropout, step, key)
+                assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-7), (variant, step, key)
         for a, b in zip(one["weights"], two["weights"]):
             np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
-    assert result["one_True"]["steps"][-1]["loss"] != result["one_False"]["steps"][-1]["loss"]
+    plain, dropout, kl_live = (result[f"one_{variant}"] for variant in VARIANTS)
+    assert dropout["steps"][-1]["loss"] != plain["steps"][-1]["loss"]
+    # without the floor the loss is L_R + w_KL * L_KL, and the KL gradients changed the weights
+    assert all(0 < s["kl_loss"] < 0.2 for s in kl_live["steps"])
+    for step in kl_live["steps"]:
+        assert step["loss"] == pytest.approx(step["r_loss"] + step["kl_weight"] * step["kl_loss"], rel=1e-6)
+    assert kl_live["weights"][0] != plain["weights"][0]
     assert "does not split evenly across 2 replicas" in result["odd_batch"]
 
 

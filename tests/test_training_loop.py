@@ -140,6 +140,29 @@ def test_checkpoints_hold_config_scale_factor_and_the_best_model(data: SketchDat
     assert loaded.scale_factor == pytest.approx(data.scale_factor)
 
 
+def test_the_best_checkpoint_is_chosen_by_the_official_evaluation_cost(data: SketchData, tmp_path: Path) -> None:
+    """magenta's eval model weighs the floored KL by kl_weight_start (its KL weight variable is never fed)."""
+    t = trainer(tiny(kl_weight_start=0.05, kl_tolerance=0.2), data, tmp_path)
+    t.train(10)
+    evals = [r for r in ckpt.read_metrics(tmp_path / ckpt.METRICS_FILE) if r["event"] == "eval"]
+    assert [r["step"] for r in evals] == [5, 10]
+    for r in evals:
+        assert r["valid_cost"] == pytest.approx(r["valid_r_loss"] + 0.05 * max(r["valid_kl_loss"], 0.2))
+    best = min(evals, key=lambda r: r["valid_cost"])
+    state = json.loads((tmp_path / "latest" / ckpt.STATE_FILE).read_text())
+    assert state["best_step"] == best["step"] and state["best_cost"] == pytest.approx(best["valid_cost"])
+    assert state["best_rule"] == "L_R + kl_weight_start * max(L_KL, kl_tolerance)"
+
+    # a run saved under the old rule (weight 1.0) is resumed with its best's cost recomputed under this one
+    latest = tmp_path / "latest" / ckpt.STATE_FILE
+    state.pop("best_rule")
+    state["best_cost"] += 1.0
+    latest.write_text(json.dumps(state))
+    resumed = trainer(tiny(kl_weight_start=0.05, kl_tolerance=0.2), data, tmp_path)
+    resumed.restore(tmp_path / "latest")
+    assert resumed.best_cost == pytest.approx(best["valid_cost"])
+
+
 def test_evaluation_is_repeatable_and_independent_of_batch_size(data: SketchData, tmp_path: Path) -> None:
     t = trainer(tiny(), data, tmp_path)
     a = t.evaluator.evaluate(data.splits["valid"], batch_size=7)

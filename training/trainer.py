@@ -249,7 +249,8 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         return {"format": ckpt.FORMAT_VERSION, "step": self.step, "batcher": self.batcher.state(),
-                "best_cost": self.best_cost, "best_step": self.best_step, "best_rule": SELECTION_RULE, "options": self.options.to_dict(),
+                "best_cost": self.best_cost, "best_step": self.best_step, "best_rule": SELECTION_RULE,
+                "options": self.options.to_dict(),
                 "tensorflow": tf.__version__, "keras": keras.__version__, **self._hardware_record(),
                 "wall_time_s": round(self.wall_time_before + time.perf_counter() - self._segment_start, 1),
                 **({"init_from": self.init_from} if self.init_from else {})}
