@@ -9,7 +9,7 @@ Graphs (see docs/export.md for the folder contract):
   encoder has no ONNX LSTM equivalent: it is converted from the model's own ``encode`` (an ONNX ``Loop``, slower).
 - ``decoder_init.onnx``, ``decoder_step.onnx``: the model's own ``initial_state`` and ``decoder_step``, via tf2onnx.
 - ``decoder_prime.onnx``, ``decoder_sample.onnx``, ``decoder_sample_int8.onnx``: built from the decoder's weights
-  by export/sampler_graph.py (prefix priming as one LSTM op; the whole sampling loop as one ONNX Loop).
+  by sketchgen/graphs/ (prefix priming as one LSTM op; the whole sampling loop as one ONNX Loop).
 
 Nothing is written unless every graph passes onnx.checker and matches TensorFlow (export/parity.py). The folder is
 assembled in a temporary folder beside the target and renamed into place, so a model folder is always complete.
@@ -32,8 +32,8 @@ import numpy as np
 
 from export import model_card, parity, precision
 from export.parity import ExportError
-from export.sampler_graph import (OPSET, DecoderWeights, EncoderWeights, build_encoder, build_prime, build_sampler,
-                                  build_step)
+from export.model_weights import decoder_weights, encoder_weights
+from sketchgen.graphs import OPSET, build_encoder, build_prime, build_sampler, build_step
 from sketchgen.engine import runtime
 from sketchgen.errors import SketchGenError
 
@@ -207,14 +207,14 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
     protos[runtime.DECODER_INIT] = convert(decoder_init_function(model), ["h", "c"], opset)
     protos[runtime.DECODER_STEP] = convert(decoder_step_function(model), ["pi", "mu_x", "mu_y", "sigma_x", "sigma_y",
                                                                           "rho", "pen", "h_out", "c_out"], opset)
-    weights = DecoderWeights.from_model(model)
+    weights = decoder_weights(model)
     protos[runtime.DECODER_PRIME] = build_prime(weights)
     protos[runtime.DECODER_SAMPLE] = build_sampler(weights, "fp32")
     encoder_twin = None
     if int8 and hp.conditional and native:  # a plain-LSTM encoder also gets an int8 one-op twin
-        encoder_weights = EncoderWeights.from_model(model)
-        protos[runtime.ENCODER_INT8] = build_encoder(encoder_weights, "int8")
-        encoder_twin = parity.session(build_encoder(encoder_weights, "fp32"))
+        encoder = encoder_weights(model)
+        protos[runtime.ENCODER_INT8] = build_encoder(encoder, "int8")
+        encoder_twin = parity.session(build_encoder(encoder, "fp32"))
     # int8: the test-set L_R decides first which int8 weight layout the sampler gets (or whether none ships)
     precision_info: dict[str, Any] = {"default": "fp32"}
     int8_scales = "tensor"

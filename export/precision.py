@@ -99,7 +99,7 @@ def choose_int8_layout(sessions: dict[str, Any], int8_encoder: Any | None, int8_
     """The fastest int8 weight layout of the decoder whose test-set L_R stays within TOLERANCE_NATS of fp32, and
     whether the int8 encoder may join it.
 
-    ``int8_step(scales)`` gives the int8 step session for a layout of ``export.sampler_graph.INT8_SCALES``, tried in
+    ``int8_step(scales)`` gives the int8 step session for a layout of ``sketchgen.graphs.INT8_SCALES``, tried in
     that order with the fp32 encoder: one scale for the whole weight matrix (ONNX Runtime's fast QGemm path), one
     scale per output column, the recurrent kernel only. The decoder is judged alone because the encoder's int8
     error is another matter (sheep at 8700 steps: int8 encoder +0.012 nats by itself, int8 decoder +0.003 with
@@ -108,7 +108,7 @@ def choose_int8_layout(sessions: dict[str, Any], int8_encoder: Any | None, int8_
     report for what ships (``int8_graphs``: the decoder step, plus the encoder when it passed; ``verified`` false
     when no decoder layout passed), its ``scales``, every decoder layout's ``delta_nats`` under ``tried``, and under
     ``encoder_int8`` the delta with the int8 encoder added and whether it ships."""
-    from export.sampler_graph import INT8_SCALES
+    from sketchgen.graphs import INT8_SCALES
 
     fp32 = reconstruction_loss(sessions, sketches, max_seq_len, conditional, seed)
     tried: dict[str, float] = {}

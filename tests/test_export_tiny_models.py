@@ -119,7 +119,8 @@ def test_onnx_reconstruction_loss_equals_the_training_objective(setup: TinySetup
     """export/precision.py's numpy L_R over the exported graphs == training.objective on the same z."""
     from export.parity import session
     from export.precision import reconstruction_loss
-    from export.sampler_graph import DecoderWeights, build_step
+    from export.model_weights import decoder_weights
+    from sketchgen.graphs import build_step
     from training.model import split_mixture
     from training.objective import reconstruction_loss as tf_reconstruction_loss
 
@@ -140,6 +141,6 @@ def test_onnx_reconstruction_loss_equals_the_training_objective(setup: TinySetup
     per_batch, _, _ = tf_reconstruction_loss(strokes[:, 1:], split_mixture(raw, setup.hp.num_mixture), max_len)
     assert got == pytest.approx(float(per_batch), abs=1e-4)
     # the fp32 step built from the weights (the int8 graph's fp32 twin) gives the same number
-    twin = session(build_step(DecoderWeights.from_model(setup.model), "fp32"))
+    twin = session(build_step(decoder_weights(setup.model), "fp32"))
     assert reconstruction_loss({**sessions, "decoder_step": twin}, sketches, max_len, True, seed=5) == \
         pytest.approx(got, abs=1e-5)

@@ -1,7 +1,7 @@
 """Sampling noise and the plain Python sampling loops (numpy only).
 
 The engine draws all randomness up front with one seeded numpy Generator, so a seed reproduces a sketch exactly
-and the fused ONNX loop (``decoder_sample.onnx``, see ``export/sampler_graph.py``) and the Python loop over
+and the fused ONNX loop (``decoder_sample.onnx``, see ``sketchgen/graphs/decoder.py``) and the Python loop over
 ``decoder_step.onnx`` (:func:`reference_loop`) turn the same noise into the same sketch:
 
 - mixture component and pen state: ``argmax(logits + tau * gumbel)``, a draw from ``softmax(logits / tau)`` for

@@ -35,183 +35,25 @@ column, +0.25 with one scale; h's 1/127 rounding in the head alone +0.012; on sh
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
-OPSET = 17
-MS_DOMAIN = "com.microsoft"
-PRECISIONS = ("fp32", "int8")
-INT8_SCALES = ("tensor", "column", "gates")  # int8 layouts, fastest first: see quantize_int8 and _step_matmul
-LOGIT_PAD = -1e9        # logit of the padding rows of the [K, 8] head layout: never chosen
-HEAD_COLUMNS = 8        # pi, pen, mu_x, mu_y, log sigma_x, log sigma_y, zero, rho logit
-LN_EPSILON = 1e-3       # training.cells.SketchLSTMCell._norm
+from sketchgen.graphs.builder import FLOAT, INT64, MS_DOMAIN, Builder, make_model, vi
+from sketchgen.graphs.layout import (HEAD_COLUMNS, INT8_SCALES, LN_EPSILON, PRECISIONS, DecoderWeights, Prepared,
+                                     prepare, quantize_int8)
+
 H_SCALE = 1.0 / 127.0   # int8: fixed quantisation of h in (-1, 1) to uint8 (zero point 128)
 H_ZERO = 128
 UNROLL = 10             # decoder steps per iteration of the sampler's Loop
 BIAS_UNITS = 2.0 ** 30  # int8: |bias| in QGemm accumulator units saturates here (int32 sums stay in range)
 
 
-@dataclass
-class DecoderWeights:
-    """The decoder's weights as numpy arrays, in the training model's (Keras) layout: gates i, f, c, o."""
-
-    kernel: np.ndarray                 # [5 + Nz, 4H]
-    recurrent_kernel: np.ndarray       # [H, 4H]
-    bias: np.ndarray | None            # [4H] (plain LSTM)
-    ln_gamma: np.ndarray | None        # [5, H] (layer-norm LSTM: i, f, g, o, c)
-    ln_beta: np.ndarray | None         # [5, H]
-    out_kernel: np.ndarray             # [H, 6M + 3]: pen logits, pi logits, mu_x, mu_y, log s_x, log s_y, corr
-    out_bias: np.ndarray               # [6M + 3]
-    num_mixture: int
-    z_size: int                        # 0 for an unconditional model
-
-    @property
-    def units(self) -> int:
-        return int(self.recurrent_kernel.shape[0])
-
-    @property
-    def layer_norm(self) -> bool:
-        return self.ln_gamma is not None
-
-    @property
-    def conditional(self) -> bool:
-        return self.z_size > 0
-
-    @property
-    def rows(self) -> int:
-        """K: rows of the [K, 8] head layout (pen logits need 3 even when M < 3)."""
-        return max(self.num_mixture, 3)
-
-    @classmethod
-    def from_model(cls, model) -> "DecoderWeights":
-        """Read the weights of a training.model.SketchRNN."""
-        cell = model.decoder.cell
-        hp = model.hp
-        as_np = lambda v: np.asarray(v.numpy(), dtype=np.float32)  # noqa: E731
-        return cls(kernel=as_np(cell.kernel), recurrent_kernel=as_np(cell.recurrent_kernel),
-                   bias=None if cell.layer_norm else as_np(cell.bias),
-                   ln_gamma=as_np(cell.ln_gamma) if cell.layer_norm else None,
-                   ln_beta=as_np(cell.ln_beta) if cell.layer_norm else None,
-                   out_kernel=as_np(model.output_head.kernel), out_bias=as_np(model.output_head.bias),
-                   num_mixture=hp.num_mixture, z_size=hp.z_size if hp.conditional else 0)
-
-
-def noise_layout(num_mixture: int) -> dict[str, int]:
-    """What the engine needs to draw noise for the sampler: rows K and columns of ``noise_logits``."""
-    return {"rows": max(num_mixture, 3), "columns": HEAD_COLUMNS, "num_mixture": num_mixture}
-
-
-# -- small graph-building helper ---------------------------------------------------------------------------------
-
-class _Builder:
-    """Collects nodes (for one graph or a Loop body) and initializers (always in the outermost graph)."""
-
-    def __init__(self, initializers: list[onnx.TensorProto], prefix: str):
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers = initializers
-        self.prefix = prefix
-        self._count = 0
-
-    def _name(self, hint: str) -> str:
-        self._count += 1
-        return f"{self.prefix}{hint}_{self._count}"
-
-    def const(self, hint: str, value) -> str:
-        name = self._name(hint)
-        self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def op(self, op_type: str, inputs: list[str], outputs: int | list[str] = 1, domain: str | None = None,
-           **attrs) -> list[str]:
-        names = outputs if isinstance(outputs, list) else [self._name(op_type.lower()) for _ in range(outputs)]
-        self.nodes.append(helper.make_node(op_type, inputs, names, domain=domain, name=self._name(op_type), **attrs))
-        return names
-
-    def op1(self, op_type: str, inputs: list[str], output: str | None = None, domain: str | None = None,
-            **attrs) -> str:
-        return self.op(op_type, inputs, [output] if output else 1, domain, **attrs)[0]
-
-
-def _ifco_to_ifog(array: np.ndarray) -> np.ndarray:
-    """Keras gate order (i, f, c, o) -> (i, f, o, g): the three sigmoid gates side by side."""
-    i, f, c, o = np.split(array, 4, axis=-1)
-    return np.concatenate([i, f, o, c], axis=-1)
-
-
-@dataclass
-class _Prepared:
-    """Weights rearranged for the graphs (gate order i, f, o, g; head in the [K, 8] layout)."""
-
-    w_xy: np.ndarray       # [2, 4H] dx, dy rows of the input kernel
-    w_pen: np.ndarray      # [3, 4H] p1, p2, p3 rows
-    w_z: np.ndarray | None # [Nz, 4H]
-    bias: np.ndarray       # [4H] (zeros for layer norm)
-    recurrent: np.ndarray  # [H, 4H]
-    ln_gamma: np.ndarray | None  # [4, H] gates in order i, f, o, g
-    ln_beta: np.ndarray | None   # [4, H] (forget row + 1.0)
-    ln_c: tuple[np.ndarray, np.ndarray] | None
-    head_w: np.ndarray     # [H, K * 8]
-    head_b: np.ndarray     # [K * 8] (0 in the padding rows: their LOGIT_PAD comes from head_pad)
-    head_pad: np.ndarray   # [K, 8] LOGIT_PAD where a row is padding (pi rows >= M, pen rows >= 3), else 0
-
-    @property
-    def step_w(self) -> np.ndarray:
-        """[H, 4H + 8K]: the recurrent kernel and the output head side by side (one product per step)."""
-        return np.concatenate([self.recurrent, self.head_w], axis=1)
-
-    @property
-    def step_bias(self) -> np.ndarray:
-        """[4H + 8K]: the gate bias and the head's bias (the z share of the gates is added per call)."""
-        return np.concatenate([self.bias, self.head_b])
-
-
-def _prepare(w: DecoderWeights) -> _Prepared:
-    h, m, k = w.units, w.num_mixture, w.rows
-    kernel = _ifco_to_ifog(w.kernel).astype(np.float32)
-    recurrent = _ifco_to_ifog(w.recurrent_kernel).astype(np.float32)
-    bias = _ifco_to_ifog(w.bias).astype(np.float32) if w.bias is not None else np.zeros(4 * h, np.float32)
-    gamma = beta = ln_c = None
-    if w.layer_norm:
-        g, b = w.ln_gamma.astype(np.float32), w.ln_beta.astype(np.float32).copy()
-        b[1] += 1.0  # the cell adds 1.0 to the normalised forget gate
-        order = [0, 1, 3, 2]  # i, f, g, o -> i, f, o, g
-        gamma, beta = g[order], b[order]
-        ln_c = (g[4].copy(), b[4].copy())
-    head_w = np.zeros((h, k, HEAD_COLUMNS), np.float32)
-    head_b = np.zeros((k, HEAD_COLUMNS), np.float32)
-    head_pad = np.zeros((k, HEAD_COLUMNS), np.float32)
-    ow, ob = w.out_kernel.astype(np.float32), w.out_bias.astype(np.float32)
-
-    def block(j: int) -> slice:  # pi, mu_x, mu_y, log s_x, log s_y, corr
-        return slice(3 + j * m, 3 + (j + 1) * m)
-
-    head_w[:, :m, 0], head_b[:m, 0], head_pad[m:, 0] = ow[:, block(0)], ob[block(0)], LOGIT_PAD
-    head_w[:, :3, 1], head_b[:3, 1], head_pad[3:, 1] = ow[:, 0:3], ob[0:3], LOGIT_PAD
-    for j, column in ((1, 2), (2, 3), (3, 4), (4, 5), (5, 7)):
-        head_w[:, :m, column], head_b[:m, column] = ow[:, block(j)], ob[block(j)]
-    return _Prepared(w_xy=kernel[0:2], w_pen=kernel[2:5], w_z=kernel[5:] if w.conditional else None, bias=bias,
-                     recurrent=recurrent, ln_gamma=gamma, ln_beta=beta, ln_c=ln_c,
-                     head_w=head_w.reshape(h, k * HEAD_COLUMNS), head_b=head_b.reshape(k * HEAD_COLUMNS),
-                     head_pad=head_pad)
-
-
-def quantize_int8(matrix: np.ndarray, per_column: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 weights and their scale: one for the whole matrix (ONNX Runtime's QGemm runs this ~4 us per
-    step faster), or one per output column (finer for columns whose range is much smaller than the largest).
-    The "gates" layout quantises only the recurrent kernel, one scale per column."""
-    top = np.abs(matrix).max(axis=0) if per_column else np.array(np.abs(matrix).max())
-    scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
-    return np.clip(np.round(matrix / scale), -127, 127).astype(np.int8), scale
-
-
-class _Weights:
+class Weights:
     """Initializer names of the prepared weights, each added to the model the first time a graph uses it (in the
     precision the model asks for), so no model carries a weight it never reads."""
 
-    def __init__(self, b: _Builder, p: _Prepared, precision: str, scales: str = "tensor"):
+    def __init__(self, b: Builder, p: Prepared, precision: str, scales: str = "tensor"):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if scales not in INT8_SCALES:
@@ -289,13 +131,13 @@ class _Weights:
         return self._const(key, makers[key])
 
 
-def _in_accumulator_units(wts: _Weights) -> bool:
+def _in_accumulator_units(wts: Weights) -> bool:
     """int8 with one weight scale: the step product's bias goes into QGemm's int32 bias input (free); one scale per
     column would make a unit too small for a bias in some columns, so that layout adds the bias after (one op)."""
     return wts.precision == "int8" and wts.scales == "tensor"
 
 
-def _call_bias(b: _Builder, wts: _Weights, conditional: bool) -> str:
+def _call_bias(b: Builder, wts: Weights, conditional: bool) -> str:
     """The bias of the step product for this call, [B, 4H + 8K] (or [4H + 8K] without z): z's share of the gates
     plus the gate bias, then the head's bias. Computed once per call, so no step adds it. In QGemm's int32
     accumulator units where :func:`_in_accumulator_units` (a rounding of at most half a unit, ~2e-5 for the sheep
@@ -309,7 +151,7 @@ def _call_bias(b: _Builder, wts: _Weights, conditional: bool) -> str:
     return b.op1("Cast", [b.op1("Round", [units])], to=TensorProto.INT32)
 
 
-def _step_matmul(b: _Builder, wts: _Weights, h: str, bias: str) -> tuple[list[str], str]:
+def _step_matmul(b: Builder, wts: Weights, h: str, bias: str) -> tuple[list[str], str]:
     """(h @ R + gate bias, h @ W_head + head bias) as ONE matrix product with [R | W_head], split after; the
     recurrent share comes as [i f o | g] columns (plain LSTM) or all four gates (layer norm): see :func:`_pre`.
 
@@ -336,7 +178,7 @@ def _step_matmul(b: _Builder, wts: _Weights, h: str, bias: str) -> tuple[list[st
     return rec, head
 
 
-def _pre(b: _Builder, wts: _Weights, x: str, rec: list[str], outputs: list[str] | None = None) -> list[str]:
+def _pre(b: Builder, wts: Weights, x: str, rec: list[str], outputs: list[str] | None = None) -> list[str]:
     """What the cell reads, from a stroke-5 row x [B, 5] and the recurrent share (which carries the biases).
 
     Plain LSTM: the activated gates [sigmoid(i f o), tanh(g)], each ONE ``FusedGemm`` (x @ W_x + rec, then the
@@ -351,7 +193,7 @@ def _pre(b: _Builder, wts: _Weights, x: str, rec: list[str], outputs: list[str] 
             b.op1("FusedGemm", [x, wts.w_x_g, rec[1]], output=outputs[1], domain=MS_DOMAIN, activation="Tanh")]
 
 
-def _cell(b: _Builder, wts: _Weights, pre: list[str], c: str, c_out: str | None = None,
+def cell(b: Builder, wts: Weights, pre: list[str], c: str, c_out: str | None = None,
           h_out: str | None = None) -> tuple[str, str]:
     """LSTM cell from what :func:`_pre` gives (gate order i, f, o, g) -> (h_new, c_new)."""
     if wts.layer_norm:
@@ -372,29 +214,7 @@ def _cell(b: _Builder, wts: _Weights, pre: list[str], c: str, c_out: str | None 
     return h_new, c_new
 
 
-def _uses_ms_domain(graph: onnx.GraphProto) -> bool:
-    return any(node.domain == MS_DOMAIN or any(_uses_ms_domain(a.g) for a in node.attribute if a.type == a.GRAPH)
-               for node in graph.node)
-
-
-def _model(graph: onnx.GraphProto, doc: str) -> onnx.ModelProto:
-    opsets = [helper.make_opsetid("", OPSET)]
-    if _uses_ms_domain(graph):  # ONNX Runtime's contrib ops (QGemm, FusedGemm, DynamicQuantizeLSTM)
-        opsets.append(helper.make_opsetid(MS_DOMAIN, 1))
-    model = helper.make_model(graph, opset_imports=opsets, producer_name="sketchgen-export", doc_string=doc)
-    model.ir_version = min(model.ir_version, 8)
-    return model
-
-
-_F = TensorProto.FLOAT
-_I64 = TensorProto.INT64
-
-
-def _vi(name: str, elem: int, shape: list) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, elem, shape)
-
-
-def _pen_index(b: _Builder, x: str) -> str:
+def _pen_index(b: Builder, x: str) -> str:
     """[B, 1] pen state (0 down, 1 up, 2 end) of stroke-5 rows x [B, 5]."""
     return b.op1("ArgMax", [b.op1("Slice", [x, b.const("c2", np.array([2], np.int64)),
                                             b.const("c5", np.array([5], np.int64)),
@@ -434,9 +254,9 @@ def build_sampler(w: DecoderWeights, precision: str = "fp32", unroll: int = UNRO
         raise ValueError(f"unroll must be >= 1, got {unroll}")
     h_units, k = w.units, w.rows
     inits: list[onnx.TensorProto] = []
-    outer = _Builder(inits, "")
-    p = _prepare(w)
-    wts = _Weights(outer, p, precision, scales)
+    outer = Builder(inits, "")
+    p = prepare(w)
+    wts = Weights(outer, p, precision, scales)
     c_ = outer.const
 
     def i64(hint: str, *values: int) -> str:
@@ -466,7 +286,7 @@ def build_sampler(w: DecoderWeights, precision: str = "fp32", unroll: int = UNRO
     blocks = outer.op1("Squeeze", [blocks, i64("ax0", 0)])
 
     # -- the loop body: `unroll` decoder steps, each one LSTM cell, one matrix product and one sample
-    body = _Builder(inits, "step/")
+    body = Builder(inits, "step/")
     g_blk = body.op1("Gather", [logits, "i"], axis=0)                                      # [B, K, U*8]
     a_blk = body.op1("Gather", [angle, "i"], axis=0)                                       # [B, U*2]
     g_steps = body.op("Split", [g_blk], unroll, axis=2) if unroll > 1 else [g_blk]
@@ -479,7 +299,7 @@ def build_sampler(w: DecoderWeights, precision: str = "fp32", unroll: int = UNRO
     offsets, pens = [], []
     for u in range(unroll):
         last = u == unroll - 1
-        h, c = _cell(body, wts, pre, c, c_out="c_out" if last else None)
+        h, c = cell(body, wts, pre, c, c_out="c_out" if last else None)
         rec, head = _step_matmul(body, wts, h, bias)
         noisy = body.op1("Add", [body.op1("Reshape", [head, head_shape]), g_steps[u]])   # [B, K, 8]
         chosen = body.op1("ArgMax", [noisy], axis=1, keepdims=0)                          # [B, 8]
@@ -502,12 +322,12 @@ def build_sampler(w: DecoderWeights, precision: str = "fp32", unroll: int = UNRO
     body.op1("Max", ["ended"] + pens, output="ended_out")
     body.op1("Less", [body.op1("ReduceMin", ["ended_out"], keepdims=0), "stop_pen"], output="cond_out")
     widths = [4 * h_units] if wts.layer_norm else [3 * h_units, h_units]
-    carried = [(n, _F, d) for n, d in zip(pre_names, widths)] + [("c", _F, h_units), ("ended", _I64, 1)]
+    carried = [(n, FLOAT, d) for n, d in zip(pre_names, widths)] + [("c", FLOAT, h_units), ("ended", INT64, 1)]
     body_graph = helper.make_graph(
         body.nodes, "decoder_steps_and_samples",
-        [_vi("i", _I64, []), _vi("cond_in", TensorProto.BOOL, [])] + [_vi(n, t, ["B", d]) for n, t, d in carried],
-        [_vi("cond_out", TensorProto.BOOL, [])] + [_vi(n + "_out", t, ["B", d]) for n, t, d in carried]
-        + [_vi("offsets_blk", _F, ["B", 2 * unroll]), _vi("pens_blk", _I64, ["B", unroll])])
+        [vi("i", INT64, []), vi("cond_in", TensorProto.BOOL, [])] + [vi(n, t, ["B", d]) for n, t, d in carried],
+        [vi("cond_out", TensorProto.BOOL, [])] + [vi(n + "_out", t, ["B", d]) for n, t, d in carried]
+        + [vi("offsets_blk", FLOAT, ["B", 2 * unroll]), vi("pens_blk", INT64, ["B", unroll])])
     finals = [outer._name("final") for _ in carried]
     offsets_blk, pens_blk = outer._name("offsets_blk"), outer._name("pens_blk")
     outer.nodes.append(helper.make_node("Loop", [blocks, c_("true", np.array(True))] + pre0 + ["c0", pen0],
@@ -522,8 +342,8 @@ def build_sampler(w: DecoderWeights, precision: str = "fp32", unroll: int = UNRO
     all_pens = outer.op1("Reshape", [all_pens, outer.op1("Concat", [i64("m1e", -1), batch, i64("one", 1)], axis=0)])
     drawn = outer.op1("Shape", [all_pens], start=0, end=1)                                  # [1] = N*U
     # step t counts as "all ended" once every row has drawn a pen >= stop_pen at or before t (or began ended)
-    ended_at = outer.op1("Cast", [outer.op1("GreaterOrEqual", [all_pens, "stop_pen"])], to=_I64)
-    began = outer.op1("Cast", [outer.op1("GreaterOrEqual", [pen0, "stop_pen"])], to=_I64)   # [B, 1]
+    ended_at = outer.op1("Cast", [outer.op1("GreaterOrEqual", [all_pens, "stop_pen"])], to=INT64)
+    began = outer.op1("Cast", [outer.op1("GreaterOrEqual", [pen0, "stop_pen"])], to=INT64)   # [B, 1]
     so_far = outer.op1("Add", [outer.op1("CumSum", [ended_at, c_("axis0", np.array(0, np.int64))]), began])
     all_ended = outer.op1("ReduceMin", [outer.op1("Min", [so_far, i64("one_b", 1)])], axes=[1, 2],
                           keepdims=0)                                                       # [N*U] 0 ... 0 1 ... 1
@@ -533,13 +353,13 @@ def build_sampler(w: DecoderWeights, precision: str = "fp32", unroll: int = UNRO
     outer.op1("Slice", [all_offsets, start, count, i64("ax0b", 0)], output="offsets")
     outer.op1("Slice", [all_pens, start, count, i64("ax0c", 0)], output="pens")
 
-    inputs = ([_vi("z", _F, ["B", w.z_size])] if w.conditional else []) + [
-        _vi("h0", _F, ["B", h_units]), _vi("c0", _F, ["B", h_units]), _vi("x0", _F, ["B", 5]),
-        _vi("noise_logits", _F, ["T", "B", k, HEAD_COLUMNS]), _vi("noise_angle", _F, ["T", "B", 2]),
-        _vi("stop_pen", _I64, [])]
-    outputs = [_vi("offsets", _F, ["S", "B", 2]), _vi("pens", _I64, ["S", "B", 1])]
+    inputs = ([vi("z", FLOAT, ["B", w.z_size])] if w.conditional else []) + [
+        vi("h0", FLOAT, ["B", h_units]), vi("c0", FLOAT, ["B", h_units]), vi("x0", FLOAT, ["B", 5]),
+        vi("noise_logits", FLOAT, ["T", "B", k, HEAD_COLUMNS]), vi("noise_angle", FLOAT, ["T", "B", 2]),
+        vi("stop_pen", INT64, [])]
+    outputs = [vi("offsets", FLOAT, ["S", "B", 2]), vi("pens", INT64, ["S", "B", 1])]
     graph = helper.make_graph(outer.nodes, "decoder_sample", inputs, outputs, inits)
-    return _model(graph, f"sketch-rnn sampling loop ({precision}{'' if precision == 'fp32' else ', ' + scales}, "
+    return make_model(graph, f"sketch-rnn sampling loop ({precision}{'' if precision == 'fp32' else ', ' + scales}, "
                          f"{unroll} steps per Loop iteration)")
 
 
@@ -550,12 +370,12 @@ def build_step(w: DecoderWeights, precision: str = "fp32", scales: str = "tensor
     ops on the same operands, so a Python loop over it and the sampler agree to the last bit before sampling."""
     h_units, k, m = w.units, w.rows, w.num_mixture
     inits: list[onnx.TensorProto] = []
-    b = _Builder(inits, "")
-    p = _prepare(w)
-    wts = _Weights(b, p, precision, scales)
+    b = Builder(inits, "")
+    p = prepare(w)
+    wts = Weights(b, p, precision, scales)
     bias = _call_bias(b, wts, w.conditional)
     rec, _ = _step_matmul(b, wts, "h", bias)
-    h_new, _ = _cell(b, wts, _pre(b, wts, "x", rec), "c", c_out="c_out", h_out="h_out")
+    h_new, _ = cell(b, wts, _pre(b, wts, "x", rec), "c", c_out="c_out", h_out="h_out")
     _, head = _step_matmul(b, wts, h_new, bias)
     raw3 = b.op1("Reshape", [head, b.const("head_shape", np.array([-1, k, HEAD_COLUMNS], np.int64))])
     cols = b.op("Split", [raw3, b.const("split_cols", np.ones(HEAD_COLUMNS, np.int64))], HEAD_COLUMNS, axis=2)
@@ -574,155 +394,9 @@ def build_step(w: DecoderWeights, precision: str = "fp32", scales: str = "tensor
     first("sx", b.op1("Exp", [ls_x]), m, "sigma_x")
     first("sy", b.op1("Exp", [ls_y]), m, "sigma_y")
     first("rho", b.op1("Tanh", [corr]), m, "rho")
-    inputs = [_vi("x", _F, ["B", 5])] + ([_vi("z", _F, ["B", w.z_size])] if w.conditional else []) + [
-        _vi("h", _F, ["B", h_units]), _vi("c", _F, ["B", h_units])]
-    outputs = [_vi(n, _F, ["B", m]) for n in ("pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho")] + [
-        _vi("pen", _F, ["B", 3]), _vi("h_out", _F, ["B", h_units]), _vi("c_out", _F, ["B", h_units])]
+    inputs = [vi("x", FLOAT, ["B", 5])] + ([vi("z", FLOAT, ["B", w.z_size])] if w.conditional else []) + [
+        vi("h", FLOAT, ["B", h_units]), vi("c", FLOAT, ["B", h_units])]
+    outputs = [vi(n, FLOAT, ["B", m]) for n in ("pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho")] + [
+        vi("pen", FLOAT, ["B", 3]), vi("h_out", FLOAT, ["B", h_units]), vi("c_out", FLOAT, ["B", h_units])]
     graph = helper.make_graph(b.nodes, "decoder_step", inputs, outputs, inits)
-    return _model(graph, f"sketch-rnn decoder step ({precision})")
-
-
-# -- priming the decoder with a prefix ---------------------------------------------------------------------------
-
-def build_prime(w: DecoderWeights) -> onnx.ModelProto:
-    """decoder_prime.onnx: runs the decoder teacher-forced over ``strokes`` [B, T, 5] (start token first) from
-    ``h0``, ``c0`` and returns the state after ``lengths`` [B] int32 (>= 1) steps of each row: ``h``, ``c``.
-
-    A plain LSTM decoder becomes one native ONNX ``LSTM`` op (its ``sequence_lens`` stops each row at its length);
-    a layer-norm decoder, which no ONNX LSTM op can express, runs the same cell as the sampler inside a ``Loop``.
-    """
-    h_units = w.units
-    inits: list[onnx.TensorProto] = []
-    b = _Builder(inits, "")
-    seq = b.op1("Transpose", ["strokes"], perm=[1, 0, 2])                                  # [T, B, 5]
-    if w.conditional:
-        shape = b.op1("Shape", [seq])
-        tb = b.op1("Slice", [shape, b.const("s0", np.array([0], np.int64)), b.const("s2", np.array([2], np.int64))])
-        zshape = b.op1("Concat", [tb, b.const("nz", np.array([w.z_size], np.int64))], axis=0)
-        zs = b.op1("Expand", [b.op1("Unsqueeze", ["z", b.const("a0", np.array([0], np.int64))]), zshape])
-        seq_in = b.op1("Concat", [seq, zs], axis=2)                                         # [T, B, 5 + Nz]
-    else:
-        seq_in = seq
-    if not w.layer_norm:
-        def iofc(a: np.ndarray) -> np.ndarray:  # Keras i, f, c, o -> ONNX LSTM i, o, f, c
-            i, f, c, o = np.split(a, 4, axis=-1)
-            return np.concatenate([i, o, f, c], axis=-1)
-        w_in = b.const("W", iofc(w.kernel).T[None].astype(np.float32))                      # [1, 4H, in]
-        w_rec = b.const("R", iofc(w.recurrent_kernel).T[None].astype(np.float32))           # [1, 4H, H]
-        bias = np.concatenate([iofc(w.bias), np.zeros(4 * h_units, np.float32)])[None].astype(np.float32)
-        a0 = b.const("ax0", np.array([0], np.int64))
-        _, h_last, c_last = b.op("LSTM", [seq_in, w_in, w_rec, b.const("B", bias), "lengths",
-                                          b.op1("Unsqueeze", ["h0", a0]), b.op1("Unsqueeze", ["c0", a0])],
-                                 ["", b._name("y_h"), b._name("y_c")], hidden_size=h_units)
-        b.op1("Squeeze", [h_last, a0], output="h")
-        b.op1("Squeeze", [c_last, a0], output="c")
-    else:
-        p = _prepare(w)
-        wts = _Weights(b, p, "fp32")
-        x_kernel = np.concatenate([p.w_xy, p.w_pen] + ([p.w_z] if p.w_z is not None else []))
-        proj = b.op1("Add", [b.op1("MatMul", [seq_in, b.const("x_kernel", x_kernel)]),
-                             b.const("gate_bias", p.bias)])                                 # [T, B, 4H]
-        steps = b.op1("Gather", [b.op1("Shape", [seq]), b.const("zero", np.array(0, np.int64))], axis=0)
-        lengths = b.op1("Unsqueeze", [b.op1("Cast", ["lengths"], to=_I64), b.const("a1", np.array([1], np.int64))])
-        body = _Builder(inits, "prime/")
-        x_t = body.op1("Gather", [proj, "i"], axis=0)
-        gates = body.op1("Add", [x_t, body.op1("MatMul", ["h", wts.recurrent])])
-        h_new, c_new = _cell(body, wts, [gates], "c")
-        active = body.op1("Less", ["i", lengths])                                          # [B, 1]
-        body.op1("Where", [active, h_new, "h"], output="h_out")
-        body.op1("Where", [active, c_new, "c"], output="c_out")
-        body.nodes.append(helper.make_node("Identity", ["cond_in"], ["cond_out"]))
-        body_graph = helper.make_graph(
-            body.nodes, "prime_step",
-            [_vi("i", _I64, []), _vi("cond_in", TensorProto.BOOL, []), _vi("h", _F, ["B", h_units]),
-             _vi("c", _F, ["B", h_units])],
-            [_vi("cond_out", TensorProto.BOOL, []), _vi("h_out", _F, ["B", h_units]), _vi("c_out", _F, ["B", h_units])])
-        b.nodes.append(helper.make_node("Loop", [steps, b.const("true", np.array(True)), "h0", "c0"], ["h", "c"],
-                                        body=body_graph, name="prime_loop"))
-    inputs = [_vi("strokes", _F, ["B", "T", 5]), _vi("lengths", TensorProto.INT32, ["B"])] + (
-        [_vi("z", _F, ["B", w.z_size])] if w.conditional else []) + [
-        _vi("h0", _F, ["B", h_units]), _vi("c0", _F, ["B", h_units])]
-    outputs = [_vi("h", _F, ["B", h_units]), _vi("c", _F, ["B", h_units])]
-    graph = helper.make_graph(b.nodes, "decoder_prime", inputs, outputs, inits)
-    return _model(graph, "sketch-rnn decoder primed with a prefix (teacher forcing)")
-
-
-# -- the encoder as one bidirectional LSTM op (fp32 twin for checking, int8 for speed) ---------------------------
-
-@dataclass
-class EncoderWeights:
-    """A plain-LSTM encoder's weights (Keras layout, gates i, f, c, o) and its two dense heads."""
-
-    kernels: tuple[np.ndarray, np.ndarray]            # forward, backward: [5, 4H]
-    recurrent_kernels: tuple[np.ndarray, np.ndarray]  # [H, 4H]
-    biases: tuple[np.ndarray, np.ndarray]             # [4H]
-    mu: tuple[np.ndarray, np.ndarray]                 # kernel [2H, Nz], bias [Nz]
-    logvar: tuple[np.ndarray, np.ndarray]
-
-    @property
-    def units(self) -> int:
-        return int(self.recurrent_kernels[0].shape[0])
-
-    @property
-    def z_size(self) -> int:
-        return int(self.mu[0].shape[1])
-
-    @classmethod
-    def from_model(cls, model) -> "EncoderWeights":
-        as_np = lambda v: np.asarray(v.numpy(), dtype=np.float32)  # noqa: E731
-        cells = (model.enc_fw.cell, model.enc_bw.cell)
-        return cls(kernels=tuple(as_np(c.kernel) for c in cells),
-                   recurrent_kernels=tuple(as_np(c.recurrent_kernel) for c in cells),
-                   biases=tuple(as_np(c.bias) for c in cells),
-                   mu=(as_np(model.mu_head.kernel), as_np(model.mu_head.bias)),
-                   logvar=(as_np(model.logvar_head.kernel), as_np(model.logvar_head.bias)))
-
-
-def build_encoder(w: EncoderWeights, precision: str = "int8") -> onnx.ModelProto:
-    """encoder.onnx's contract (strokes [B, T, 5], lengths [B] -> mu, logvar) as ONE bidirectional LSTM op.
-
-    ONNX's reverse direction with ``sequence_lens`` reads each sketch from its own last point back to its first:
-    exactly the training model's backward pass over ``reverse_sequence``; ``Y_h`` holds both final states. fp32 uses
-    the standard ``LSTM`` op (the export checks it against TensorFlow); int8 uses ONNX Runtime's
-    ``DynamicQuantizeLSTM`` (int8 weights, one scale per gate column, inputs quantised per call), 2-3x faster.
-    """
-    h = w.units
-
-    def iofc(a: np.ndarray) -> np.ndarray:  # Keras i, f, c, o -> ONNX i, o, f, c
-        i, f, c, o = np.split(a, 4, axis=-1)
-        return np.concatenate([i, o, f, c], axis=-1)
-
-    inits: list[onnx.TensorProto] = []
-    b = _Builder(inits, "")
-    kernel = np.stack([iofc(k) for k in w.kernels]).astype(np.float32)               # [2, 5, 4H]
-    recurrent = np.stack([iofc(r) for r in w.recurrent_kernels]).astype(np.float32)   # [2, H, 4H]
-    bias = np.stack([np.concatenate([iofc(x), np.zeros(4 * h, np.float32)]) for x in w.biases]).astype(np.float32)
-    seq = b.op1("Transpose", ["strokes"], perm=[1, 0, 2])
-    y_h = b._name("y_h")
-    if precision == "fp32":
-        b.op("LSTM", [seq, b.const("W", np.ascontiguousarray(kernel.transpose(0, 2, 1))),
-                      b.const("R", np.ascontiguousarray(recurrent.transpose(0, 2, 1))), b.const("B", bias),
-                      "lengths"], ["", y_h], hidden_size=h, direction="bidirectional")
-    elif precision == "int8":
-        def q(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # [D, K, N]: one scale per (direction, column)
-            scale = np.abs(a).max(axis=1) / 127.0
-            scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-            return np.clip(np.round(a / scale[:, None, :]), -127, 127).astype(np.int8), scale
-
-        (wq, ws), (rq, rs) = q(kernel), q(recurrent)
-        zeros = np.zeros((2, 4 * h), np.int8)
-        b.op("DynamicQuantizeLSTM", [seq, b.const("Wq", wq), b.const("Rq", rq), b.const("B", bias), "lengths", "", "",
-                                     "", b.const("Ws", ws), b.const("Wz", zeros), b.const("Rs", rs),
-                                     b.const("Rz", zeros)],
-             ["", y_h], domain=MS_DOMAIN, hidden_size=h, direction="bidirectional")
-    else:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    hidden = b.op1("Reshape", [b.op1("Transpose", [y_h], perm=[1, 0, 2]), b.const("hid", np.array([0, 2 * h],
-                                                                                                      np.int64))])
-    heads = b.op1("Gemm", [hidden, b.const("heads_w", np.concatenate([w.mu[0], w.logvar[0]], axis=1)),
-                           b.const("heads_b", np.concatenate([w.mu[1], w.logvar[1]]))])
-    b.op("Split", [heads, b.const("split", np.array([w.z_size, w.z_size], np.int64))], ["mu", "logvar"], axis=1)
-    graph = helper.make_graph(
-        b.nodes, "encoder", [_vi("strokes", _F, ["B", "T", 5]), _vi("lengths", TensorProto.INT32, ["B"])],
-        [_vi("mu", _F, ["B", w.z_size]), _vi("logvar", _F, ["B", w.z_size])], inits)
-    return _model(graph, f"sketch-rnn encoder, one bidirectional LSTM ({precision})")
+    return make_model(graph, f"sketch-rnn decoder step ({precision})")
