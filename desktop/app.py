@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from sketchgen.console import console_main
+
 __all__ = ["main", "build_parser"]
 
 
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@console_main  # a start-up failure is one line and a saved traceback, never a raw one
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
 

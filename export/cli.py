@@ -1,17 +1,17 @@
 """``sketchgen-export EXPERIMENT_DIR --out assets/models/NAME``: a trained experiment -> a checked model folder."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sketchgen.errors import SketchGenError
+from sketchgen.console import ArgumentParser, console_main
+from sketchgen.errors import ConfigError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="sketchgen-export",
         description="Export a sketchgen-train experiment to a model folder of ONNX graphs (encoder.onnx, "
                     "decoder_init.onnx, decoder_step.onnx, the fused samplers, model.json). Every graph is checked "
@@ -30,19 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@console_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not 15 <= args.opset <= 18:
-        print(f"error: --opset {args.opset}: use an opset from 15 to 18", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--opset {args.opset}: use an opset from 15 to 18")
     try:
         from export.onnx_export import export_experiment
 
         folder = export_experiment(args.experiment, args.out, which=args.checkpoint, data_dir=args.data_dir,
                                    int8=not args.no_int8, opset=args.opset, force=args.force)
-    except SketchGenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)
         return 130

@@ -17,6 +17,7 @@ assembled in a temporary folder beside the target and renamed into place, so a m
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import json
 import logging
@@ -155,13 +156,44 @@ def _check_target(out: Path, force: bool) -> None:
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ExportError(f"{out.parent}: cannot create the folder ({exc.strerror or exc})") from None
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise ExportError(f"{out.parent}: cannot write to this folder (permission denied); nothing was exported")
+    _remove_stale_temporaries(out)
+
+
+def _temporary_prefix(out: Path, kind: str) -> str:
+    """``.NAME.tmp-PID-``: the writer's process id tells a later export whether the folder is still being written."""
+    return f".{out.name}.{kind}-{os.getpid()}-"
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete ``.NAME.tmp-*`` / ``.NAME.old-*`` folders left by exports that were killed (their process is gone)."""
+    for kind in ("tmp", "old"):
+        for folder in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*"):
+            pid_text = folder.name[len(f".{out.name}.{kind}-"):].split("-", 1)[0]
+            if pid_text.isdigit() and _process_alive(int(pid_text)):
+                continue
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # someone else's process, or cannot tell: leave its folder alone
+    return True
 
 
 def _replace_folder(tmp: Path, out: Path) -> None:
     """Rename the finished temporary folder over ``out`` (any old folder moves aside first, then goes)."""
     old = None
     if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "old"), dir=out.parent))
         os.rmdir(old)
         os.rename(out, old)
     try:
@@ -272,7 +304,7 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
                       for kind, io_ in contract[name_].items()} for name_ in protos}
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "tmp"), dir=out.parent))
     try:
         for name_, proto in protos.items():
             (tmp / name_).write_bytes(proto.SerializeToString())

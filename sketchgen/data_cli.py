@@ -1,10 +1,11 @@
 """``sketchgen-data``: inspect, convert and download sketch data sets.
 
-    sketchgen-data info FILE                      split sizes, lengths, scale factor, largest offsets, stored dtype
+    sketchgen-data info FILE [--max-data-mb MB]   split sizes, lengths, scale factor, largest offsets, stored dtype
     sketchgen-data convert IN.ndjson... --out OUT.npz [--max-len N] [--seed S] [--split 0.9,0.05,0.05]
-    sketchgen-data download CATEGORY... [--out-dir DIR] [--base-url URL]
+    sketchgen-data download CATEGORY... [--out-dir DIR] [--base-url URL] [--max-data-mb MB]
 
-Every user error prints ``error: <message>`` and exits with status 2, never a traceback.
+Every user error prints ``error: <file>: <problem>`` and exits with status 2, never a traceback
+(:mod:`sketchgen.console`). ``--max-data-mb`` raises the limit on what an ``.npz`` may cost (:mod:`sketchgen.safe_npz`).
 """
 
 from __future__ import annotations
@@ -16,25 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
+from sketchgen.console import ArgumentParser, console_main
 from sketchgen.datafiles import SPLITS, read_npz_splits, save_npz
 from sketchgen.download import BASE_URL_ENV, DEFAULT_BASE_URL, download_category
 from sketchgen.errors import ConfigError, SketchError, SketchGenError
 from sketchgen.quickdraw import load_ndjson
+from sketchgen.safe_npz import DEFAULT_MAX_DATA_MB, MAX_DATA_MB_ENV, max_data_bytes
 from sketchgen.strokes import scale_factor
 
 __all__ = ["main", "build_parser", "parse_split", "split_counts"]
 
 _MAX_PROBLEMS_SHOWN = 20
-
-
-class _UsageError(Exception):
-    """argparse found a bad command line (reported as ``error: ...``, status 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        raise _UsageError(message)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -135,7 +128,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         for line in _describe({"all": [s.strokes for s in sketches]}):
             print(line)
         return 0
-    contents = read_npz_splits(path)
+    contents = read_npz_splits(path, max_bytes=max_data_bytes(args.max_data_mb))
     dtypes = sorted({d for ds in contents.stored_dtypes.values() for d in ds})
     print(f"{path}: sketch-rnn .npz, stored dtype {', '.join(dtypes) or 'n/a (no sketches)'}")
     for line in _describe(contents.splits):
@@ -200,14 +193,17 @@ def _cmd_download(args: argparse.Namespace) -> int:
     for category in args.categories:
         try:
             result = download_category(
-                category, args.out_dir, base_url=args.base_url, progress=not args.quiet, force=args.force
+                category, args.out_dir, base_url=args.base_url, progress=not args.quiet, force=args.force,
+                max_bytes=max_data_bytes(args.max_data_mb),
             )
         except SketchGenError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
             continue
         if result.skipped:
-            print(f"{category}: {result.path} already exists, skipped (--force downloads it again)")
+            sizes = " / ".join(f"{key} {result.split_sizes[key]}" for key in SPLITS) if result.split_sizes else ""
+            print(f"{category}: {result.path} already exists, skipped (it loads: {sizes} sketches; --force "
+                  "downloads it again)")
             continue
         sizes = " / ".join(f"{key} {result.split_sizes[key]}" for key in SPLITS) if result.split_sizes else ""
         resumed = f", resumed after {result.resumed_from} bytes" if result.resumed_from else ""
@@ -221,12 +217,21 @@ def _cmd_download(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------------------------
 
 
+def _add_max_data_mb(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-data-mb", type=float, default=None, metavar="MB",
+        help=f"refuse .npz files whose arrays take more than MB MiB (default ${MAX_DATA_MB_ENV} or "
+             f"{DEFAULT_MAX_DATA_MB}: every official QuickDraw file fits; raise it for bigger data sets)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sketchgen-data", description="Inspect, convert and download sketch-rnn data sets.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    parser = ArgumentParser(prog="sketchgen-data", description="Inspect, convert and download sketch-rnn data sets.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=ArgumentParser)
 
     info = commands.add_parser("info", help="show split sizes, lengths, scale factor and largest offsets of a file")
     info.add_argument("file", help="a sketch-rnn .npz file or a QuickDraw .ndjson file")
+    _add_max_data_mb(info)
     info.set_defaults(run=_cmd_info)
 
     convert = commands.add_parser("convert", help="turn QuickDraw ndjson files into a sketch-rnn .npz")
@@ -246,28 +251,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"folder to download from (default ${BASE_URL_ENV} or {DEFAULT_BASE_URL})")
     download.add_argument("--force", action="store_true", help="download again even if <category>.npz exists")
     download.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_max_data_mb(download)
     download.set_defaults(run=_cmd_download)
     return parser
 
 
+@console_main
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sketchgen-data``; returns the exit status (0 ok, 2 error)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except _UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
-    try:
-        return int(args.run(args))
-    except SketchGenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
 
 
 if __name__ == "__main__":

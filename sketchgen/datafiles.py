@@ -90,9 +90,9 @@ def _split_sketches(path: str | os.PathLike[str], key: str, array: np.ndarray) -
     return sketches, sorted(dtypes)
 
 
-def read_npz_splits(path: str | os.PathLike[str]) -> NpzContents:
+def read_npz_splits(path: str | os.PathLike[str], max_bytes: int | None = None) -> NpzContents:
     """Load and validate a sketch-rnn ``.npz``; like :func:`load_npz` but also says how the sketches were stored."""
-    arrays = read_npz(path)
+    arrays = read_npz(path, max_bytes=max_bytes)
     missing = [key for key in SPLITS if key not in arrays]
     if missing:
         present = ", ".join(sorted(arrays)) if arrays else "none"
@@ -107,9 +107,11 @@ def read_npz_splits(path: str | os.PathLike[str]) -> NpzContents:
     return NpzContents(splits=splits, stored_dtypes=stored)
 
 
-def load_npz(path: str | os.PathLike[str]) -> dict[str, list[np.ndarray]]:
-    """``{"train": [...], "valid": [...], "test": [...]}`` of validated float32 stroke-3 sketches; never runs code."""
-    return read_npz_splits(path).splits
+def load_npz(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, list[np.ndarray]]:
+    """``{"train": [...], "valid": [...], "test": [...]}`` of validated float32 stroke-3 sketches; never runs code.
+
+    ``max_bytes`` bounds what the file may cost (default: :func:`sketchgen.safe_npz.max_data_bytes`)."""
+    return read_npz_splits(path, max_bytes=max_bytes).splits
 
 
 def _object_array(sketches: Sequence[np.ndarray]) -> np.ndarray:

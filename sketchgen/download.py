@@ -47,8 +47,8 @@ class DownloadResult:
     path: Path
     size: int  # bytes of the finished file
     resumed_from: int  # bytes already there from an earlier, interrupted run (0: a fresh download)
-    split_sizes: dict[str, int] | None  # sketches per split (None when the file was already there and skipped)
-    skipped: bool = False  # True: <category>.npz already existed and force was not given
+    split_sizes: dict[str, int] | None  # sketches per split
+    skipped: bool = False  # True: <category>.npz already existed (and loads) and force was not given
 
 
 def resolve_base_url(explicit: str | None = None) -> str:
@@ -117,7 +117,11 @@ def _transfer(category: str, url: str, part: Path, timeout: float, progress: boo
         length = int(length_header) if length_header and length_header.isdigit() else None
         received = 0
         failure: str | None = None
-        with open(part, mode) as handle, tqdm(
+        try:
+            handle = open(part, mode)  # noqa: SIM115 (closed by the with below)
+        except OSError as exc:
+            raise DataFileError(part, f"cannot write ({exc.strerror or exc})") from None
+        with handle, tqdm(
             total=None if length is None else start + length,
             initial=start,
             unit="B",
@@ -158,22 +162,35 @@ def download_category(
     progress: bool = True,
     force: bool = False,
     timeout: float = 60.0,
+    max_bytes: int | None = None,
 ) -> DownloadResult:
     """Download ``<category>.npz`` into ``out_dir``; resume a ``.part`` left by an interrupted run.
 
-    The finished file must load with :func:`load_npz` before it gets its final name; a file the server sent that is
-    not a sketch-rnn ``.npz`` (an HTML error page, say) is deleted and reported. Raises DataFileError naming the URL.
+    The finished file must load with :func:`load_npz` (within ``max_bytes``, see :mod:`sketchgen.safe_npz`) before it
+    gets its final name; a file the server sent that is not a sketch-rnn ``.npz`` (an HTML error page, say) is deleted
+    and reported. An existing ``<category>.npz`` is loaded too (``skipped``), and reported if it does not load.
+    Raises DataFileError naming the URL or the file.
     """
     url = category_url(category, base_url)
     folder = Path(out_dir)
     final = folder / f"{category}.npz"
     part = folder / f"{category}.npz.part"
     if final.exists() and not force:
-        return DownloadResult(category, final, final.stat().st_size, 0, None, skipped=True)
+        try:
+            splits = load_npz(final, max_bytes=max_bytes)
+        except DataFileError as exc:
+            raise DataFileError(
+                final, f"already exists but is not a valid sketch-rnn .npz ({exc.problem}); it was left as it is: "
+                "move it away, or download it again with --force"
+            ) from None
+        sizes = {key: len(splits[key]) for key in SPLITS}
+        return DownloadResult(category, final, final.stat().st_size, 0, sizes, skipped=True)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataFileError(folder, f"cannot create the download folder ({exc.strerror or exc})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DataFileError(folder, "cannot write to the download folder (permission denied)")
 
     for attempt in range(2):  # a second, clean attempt when the part file turns out not to continue
         try:
@@ -182,7 +199,7 @@ def download_category(
             part.unlink(missing_ok=True)
             continue
         try:
-            splits = load_npz(part)
+            splits = load_npz(part, max_bytes=max_bytes)
         except DataFileError as exc:
             part.unlink(missing_ok=True)
             if resumed_from and attempt == 0:

@@ -8,7 +8,9 @@ Google publishes each category as ndjson, one drawing per line, in two forms:
 
 Simplified drawings convert losslessly (the running sum of the offsets gives back every point); raw drawings first get
 Google's own preprocessing, so both forms give the same kind of data as the official sketchrnn ``.npz`` files.
-A malformed line never stops :func:`load_ndjson`: it is skipped and reported with its line number.
+A malformed line never stops :func:`load_ndjson`: it is skipped and reported with its line number. That includes
+hostile ones: values are checked where they enter (finite, coordinates within range), and a line nested too deep, a
+number of thousands of digits or a line of more than 16 MiB is one more bad line.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -37,20 +40,34 @@ __all__ = [
 RAW_TARGET_SIZE = 255.0  # Google scales raw drawings so the larger side spans 0..255
 RAW_RESAMPLE_SPACING = 1.0  # ... resamples every stroke at 1-pixel spacing
 RAW_RDP_EPSILON = 2.0  # ... and simplifies it with Ramer-Douglas-Peucker, epsilon 2.0
+# Where values enter: simplified coordinates (0..255 in Google's files) must fit int16, so that every offset of the
+# stroke-3 sketch is an exact float32 and the .npz stays int16; raw screen coordinates get a generous bound (no screen
+# is 10 million pixels wide) that keeps all the arithmetic of the preprocessing finite. Timestamps are never used.
+SIMPLIFIED_COORD_LIMIT = float(np.iinfo(np.int16).max)
+RAW_COORD_LIMIT = 1e7
+MAX_LINE_BYTES = 16 << 20  # one drawing; Google's longest raw lines are a few hundred KB
 
 
 class _LineProblem(Exception):
     """Why one ndjson line cannot become a sketch (the text goes into the problem list)."""
 
 
-def _numbers(values: Any, what: str) -> np.ndarray:
+def _numbers(values: Any, what: str, limit: float | None) -> np.ndarray:
+    """``values`` as float64, checked: numbers only, finite, and (``limit``) within +-limit."""
     if not isinstance(values, list) or not values:
         raise _LineProblem(f"{what} must be a non-empty list of numbers")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         raise _LineProblem(f"{what} holds something other than numbers")
-    array = np.asarray(values, dtype=np.float64)
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64 (10**400)
+        raise _LineProblem(f"{what} holds a number too large for a coordinate") from None
     if not np.isfinite(array).all():
         raise _LineProblem(f"{what} holds NaN or infinite values")
+    if limit is not None:
+        worst = float(np.abs(array).max())
+        if worst > limit:
+            raise _LineProblem(f"{what} holds {worst:g}, outside the range of a coordinate (+-{limit:g})")
     return array
 
 
@@ -70,7 +87,9 @@ def _strokes_of(drawing: Any) -> tuple[list[np.ndarray], str]:
         )
     strokes = []
     for index, stroke in enumerate(drawing):
-        columns = [_numbers(values, f"stroke {index} {axis}") for values, axis in zip(stroke, "xyt")]
+        limit = SIMPLIFIED_COORD_LIMIT if form == "simplified" else RAW_COORD_LIMIT
+        columns = [_numbers(values, f"stroke {index} {axis}", None if axis == "t" else limit)
+                   for values, axis in zip(stroke, "xyt")]
         if len({len(c) for c in columns}) != 1:
             lengths = "/".join(str(len(c)) for c in columns)
             raise _LineProblem(f"stroke {index} has lists of different lengths ({lengths})")
@@ -135,6 +154,11 @@ def _parse(line: str | bytes) -> Sketch:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise _LineProblem(f"is not valid JSON (column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise _LineProblem("is nested too deep to be a drawing") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts (int_max_str_digits)
+        why = "a number with thousands of digits" if "digits" in str(exc) else str(exc).splitlines()[0][:80]
+        raise _LineProblem(f"is not valid JSON ({why})") from None
     if not isinstance(record, dict):
         raise _LineProblem(f"is a JSON {type(record).__name__}, expected an object with a 'drawing'")
     if "drawing" not in record:
@@ -145,7 +169,10 @@ def _parse(line: str | bytes) -> Sketch:
         raise _LineProblem(str(exc)) from None
     metadata = {key: value for key, value in record.items() if key != "drawing"}
     metadata["quickdraw_form"] = form
-    return Sketch(strokes, metadata)
+    try:
+        return Sketch(strokes, metadata)
+    except SketchError as exc:
+        raise _LineProblem(str(exc).removeprefix("sketch: ")) from None
 
 
 def parse_ndjson_line(line: str | bytes, line_no: int | None = None) -> Sketch:
@@ -161,6 +188,22 @@ def parse_ndjson_line(line: str | bytes, line_no: int | None = None) -> Sketch:
         raise SketchError(f"{where}: {exc}") from None
 
 
+def _bounded_lines(handle: BinaryIO) -> Iterator[bytes | None]:
+    """The file's lines; ``None`` for one longer than MAX_LINE_BYTES (read past in chunks, never held whole)."""
+    while True:
+        line = handle.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while True:
+                rest = handle.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line
+
+
 def load_ndjson(path: str | os.PathLike[str]) -> tuple[list[Sketch], list[tuple[int, str]]]:
     """Every drawing of a QuickDraw ndjson file, and ``(line number, problem)`` for each line that was skipped.
 
@@ -172,13 +215,19 @@ def load_ndjson(path: str | os.PathLike[str]) -> tuple[list[Sketch], list[tuple[
     name = Path(path).name
     try:
         with open(path, "rb") as handle:
-            for line_no, line in enumerate(handle, start=1):
+            for line_no, line in enumerate(_bounded_lines(handle), start=1):
+                if line is None:
+                    problems.append((line_no, f"is longer than {MAX_LINE_BYTES >> 20} MiB, too long for a drawing"))
+                    continue
                 if not line.strip():
                     continue
                 try:
                     sketch = _parse(line)
                 except _LineProblem as exc:
                     problems.append((line_no, str(exc)))
+                    continue
+                except (ArithmeticError, ValueError, MemoryError, RecursionError) as exc:  # never stop the file
+                    problems.append((line_no, f"cannot be converted ({type(exc).__name__}: {exc})"))
                     continue
                 sketch.metadata["source"] = name
                 sketch.metadata["line"] = line_no

@@ -5,6 +5,15 @@
 module reads the zip members itself, parses each ``.npy`` header with ``numpy.lib.format`` and unpickles object arrays
 with an unpickler whose ``find_class`` hands out only the few numpy globals a plain array pickle refers to. Anything
 else is refused with a ``DataFileError`` naming the file, the member and the forbidden global.
+
+A file can also cost memory out of all proportion to its size: a deflate member of 2 MB inflates to 2 GB, a 1.5 KB
+pickle that refers 100,000 times to one array becomes 100,000 sketches, one ``LONG_BINPUT 2**28`` opcode makes C's
+unpickler allocate a 2 GB memo, object arrays nested 20,000 deep crash numpy when freed. So every cost is bounded
+before it is paid: the zip's declared sizes and then the bytes actually inflated (read in chunks) against one budget
+(``max_bytes``, 512 MiB by default: the official QuickDraw files, ``.full.npz`` included, fit with room to spare;
+``--max-data-mb`` or ``$SKETCHGEN_MAX_DATA_MB`` raises it), the pickle is run by the pure-Python unpickler (a dict
+memo) with its memo, stack and nesting counted, and every array is charged its bytes plus a per-array overhead each
+time it is referred to, so the sketches a file expands to fit the same budget. Object arrays may nest two deep.
 """
 
 from __future__ import annotations
@@ -23,7 +32,24 @@ from numpy.lib import format as npy_format
 
 from sketchgen.errors import DataFileError
 
-__all__ = ["read_npz", "read_npy_member", "RestrictedUnpickler", "ForbiddenGlobalError", "ALLOWED_GLOBALS"]
+__all__ = [
+    "read_npz",
+    "read_npy_member",
+    "RestrictedUnpickler",
+    "ForbiddenGlobalError",
+    "ALLOWED_GLOBALS",
+    "DEFAULT_MAX_DATA_MB",
+    "MAX_DATA_MB_ENV",
+    "max_data_bytes",
+]
+
+DEFAULT_MAX_DATA_MB = 512
+MAX_DATA_MB_ENV = "SKETCHGEN_MAX_DATA_MB"
+MAX_OBJECT_DEPTH = 2  # a split (object array) of sketches (numeric arrays) is depth 1
+MAX_PICKLE_NESTING = 32  # MARKs open at once; numpy's pickles use 2
+ARRAY_OVERHEAD = 128  # bytes charged per array reference: what one small numpy array costs in memory
+_CHUNK = 1 << 20
+_CHECK_EVERY = 1 << 12  # opcodes between checks of the unpickler's stack and memo
 
 # Element kinds a pickled array may have: numbers, booleans, text (so a wrong file can be named, not refused blindly)
 # and objects (the one-sketch-per-element arrays). No structured, datetime or void dtypes.
@@ -32,6 +58,51 @@ _ALLOWED_KINDS = frozenset("biufcSUO")
 
 class _UnsafePickle(pickle.UnpicklingError):
     """The pickle is well-formed but asks numpy for something a plain array never needs."""
+
+
+class _TooCostly(pickle.UnpicklingError):
+    """The file would cost more memory (or nest deeper) than the limits allow; the text says what and how much."""
+
+    def __init__(self, problem: str, deep: bool = False) -> None:
+        super().__init__(problem)
+        self.deep = deep
+
+
+def max_data_bytes(max_mb: float | None = None) -> int:
+    """The byte budget of one data file: ``max_mb``, else ``$SKETCHGEN_MAX_DATA_MB``, else 512 MiB."""
+    if max_mb is None:
+        text = os.environ.get(MAX_DATA_MB_ENV, "").strip()
+        if text:
+            try:
+                max_mb = float(text)
+            except ValueError:
+                raise DataFileError(f"${MAX_DATA_MB_ENV}", f"must be a number of MiB, not {text!r}") from None
+        else:
+            max_mb = DEFAULT_MAX_DATA_MB
+    if not max_mb > 0 or max_mb > 1 << 30:
+        raise DataFileError(f"${MAX_DATA_MB_ENV}", f"must be a number of MiB above 0, not {max_mb!r}")
+    return int(max_mb * (1 << 20))
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n} bytes"
+
+
+class _Budget:
+    """What one file may still cost: logical array bytes (each reference charged again) and unpickler entries."""
+
+    __slots__ = ("max_bytes", "spent", "max_entries")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.spent = 0
+        self.max_entries = max(1024, max_bytes // ARRAY_OVERHEAD)
+
+    def check(self, cost: int, what: str) -> None:
+        if self.spent + cost > self.max_bytes:
+            raise _TooCostly(
+                f"{what} would take {_mb(self.spent + cost)} in memory, over the limit of {_mb(self.max_bytes)}"
+            )
 
 
 # Why not hand out numpy's own ``ndarray``, ``dtype`` and ``_reconstruct``: with them a pickle can call
@@ -76,12 +147,19 @@ class _DtypeSpec:
 
 
 class _ArraySpec:
-    """The result of a pickled ``_reconstruct(ndarray, ...)`` call; its BUILD state fills in ``array``."""
+    """The result of a pickled ``_reconstruct(ndarray, ...)`` call; its BUILD state fills in ``array``.
 
-    __slots__ = ("array",)
+    ``cost`` is what the array stands for in memory (its elements' costs included, once per reference) and ``depth``
+    how many object arrays deep it is; both are checked before the array is built.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("array", "budget", "cost", "depth")
+
+    def __init__(self, budget: _Budget) -> None:
         self.array: np.ndarray | None = None
+        self.budget = budget
+        self.cost = 0
+        self.depth = 0
 
     def __setstate__(self, state: object) -> None:
         if not isinstance(state, tuple) or len(state) not in (4, 5):
@@ -94,9 +172,20 @@ class _ArraySpec:
         dtype, count, order = spec.dtype, 1, "F" if fortran else "C"
         for n in shape:
             count *= n
+        if self.array is not None:
+            raise _UnsafePickle("numpy array state set twice")
         if dtype.hasobject:
             if not isinstance(raw, list) or len(raw) != count:
                 raise _UnsafePickle("object array state does not hold one item per element")
+            cost, depth = ARRAY_OVERHEAD + 8 * count, 0
+            for item in raw:
+                if isinstance(item, _ArraySpec):
+                    cost += item.cost
+                    depth = max(depth, item.depth)
+            if depth + 1 > MAX_OBJECT_DEPTH:
+                raise _TooCostly(f"object arrays nested more than {MAX_OBJECT_DEPTH} deep", deep=True)
+            self.budget.check(cost, f"an object array of {count} elements")
+            self.cost, self.depth = cost, depth + 1
             flat = np.empty(count, dtype=object)
             for index, item in enumerate(raw):
                 flat[index] = _finished(item)
@@ -105,7 +194,9 @@ class _ArraySpec:
         if isinstance(raw, str):  # Python 2 pickles read with encoding="latin1"
             raw = raw.encode("latin1")
         if not isinstance(raw, (bytes, bytearray)) or len(raw) != count * dtype.itemsize:
-            raise _UnsafePickle(f"numpy array data does not match its shape {shape} and dtype {dtype}")
+            raise _UnsafePickle(f"numpy array data does not match its shape {shape!r:.60} and dtype {dtype}")
+        self.cost = ARRAY_OVERHEAD + len(raw)
+        self.budget.check(self.cost, f"a [{'x'.join(map(str, shape))}] {dtype} array")
         self.array = np.frombuffer(raw, dtype=dtype, count=count).reshape(shape, order=order).copy()
 
 
@@ -127,10 +218,17 @@ class _Factory:
 
 
 class _Reconstruct(_Factory):
+    """Bound to one unpickler's budget, which every array it makes is charged to."""
+
+    __slots__ = ("_budget",)
+
+    def __init__(self, budget: _Budget) -> None:
+        self._budget = budget
+
     def __call__(self, subtype: object, shape: object = (0,), code: object = b"b") -> _ArraySpec:
         if subtype is not _NDARRAY:
             raise _UnsafePickle("_reconstruct may only build numpy.ndarray")
-        return _ArraySpec()
+        return _ArraySpec(self._budget)
 
 
 class _Dtype(_Factory):
@@ -168,10 +266,11 @@ class _TextToBytes(_Factory):
 _NDARRAY = _NdarrayType()
 
 # (module, name) -> its stand-in. Files written by numpy 1 name numpy.core.multiarray, files written by numpy 2 name
-# numpy._core.multiarray.
+# numpy._core.multiarray. ``_RECONSTRUCT`` marks the one whose stand-in each unpickler binds to its own budget.
+_RECONSTRUCT = object()
 ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
-    ("numpy.core.multiarray", "_reconstruct"): _Reconstruct(),
-    ("numpy._core.multiarray", "_reconstruct"): _Reconstruct(),
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy.core.multiarray", "scalar"): _Scalar(),
     ("numpy._core.multiarray", "scalar"): _Scalar(),
     ("numpy", "ndarray"): _NDARRAY,
@@ -189,20 +288,70 @@ class ForbiddenGlobalError(pickle.UnpicklingError):
         super().__init__(f"{module}.{name}")
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that can build plain numpy arrays and nothing else; ``load`` returns an ndarray."""
+def _checked_mark(unpickler: RestrictedUnpickler) -> None:
+    if len(unpickler.metastack) >= MAX_PICKLE_NESTING:
+        raise _TooCostly(f"the pickle nests more than {MAX_PICKLE_NESTING} levels deep", deep=True)
+    _PY_DISPATCH[pickle.MARK[0]](unpickler)
+
+
+_PY_DISPATCH = pickle._Unpickler.dispatch  # type: ignore[attr-defined]
+
+
+class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
+    """An unpickler that can build plain numpy arrays and nothing else, within a memory budget.
+
+    The pure-Python unpickler, not C's: its memo is a dict (C's is an array sized by the largest memo index a pickle
+    names), and its loop is ours to count in. ``load`` returns an ndarray.
+    """
+
+    dispatch = {**_PY_DISPATCH, pickle.MARK[0]: _checked_mark}
+
+    def __init__(self, file: BinaryIO, *, budget: _Budget | None = None, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self.budget = budget or _Budget(max_data_bytes())
+        self._reconstruct = _Reconstruct(self.budget)
 
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return ALLOWED_GLOBALS[(module, name)]
+            found = ALLOWED_GLOBALS[(module, name)]
         except KeyError:
             raise ForbiddenGlobalError(module, name) from None
+        return self._reconstruct if found is _RECONSTRUCT else found
 
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError("persistent ids are not allowed")
 
+    def _check_entries(self) -> None:
+        entries = len(self.memo) + len(self.stack) + sum(len(level) for level in self.metastack)
+        if entries > self.budget.max_entries:
+            raise _TooCostly(
+                f"the pickle holds over {self.budget.max_entries} objects at once (the limit for "
+                f"{_mb(self.budget.max_bytes)})"
+            )
+
     def load(self) -> Any:
-        result = super().load()
+        # pickle._Unpickler.load, plus a look at the stack and memo every few thousand opcodes
+        self._unframer = pickle._Unframer(self._file_read, self._file_readline)  # type: ignore[attr-defined]
+        self.read = self._unframer.read
+        self.readinto = self._unframer.readinto
+        self.readline = self._unframer.readline
+        self.metastack = []
+        self.stack: list[Any] = []
+        self.append = self.stack.append
+        self.proto = 0
+        read, dispatch, countdown = self.read, self.dispatch, _CHECK_EVERY
+        try:
+            while True:
+                key = read(1)
+                if not key:
+                    raise EOFError
+                dispatch[key[0]](self)
+                countdown -= 1
+                if not countdown:
+                    self._check_entries()
+                    countdown = _CHECK_EVERY
+        except pickle._Stop as stop:  # type: ignore[attr-defined]
+            result = stop.value
         return _finished(result) if isinstance(result, _ArraySpec) else result
 
 
@@ -218,9 +367,21 @@ def _read_header(stream: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
     return reader(stream, version)
 
 
-def read_npy_member(data: bytes, path: str | os.PathLike[str], member: str) -> np.ndarray:
-    """Parse one ``.npy`` member's bytes; object arrays go through ``RestrictedUnpickler``."""
+def _too_costly(path: str | os.PathLike[str], where: str, exc: _TooCostly) -> DataFileError:
+    if exc.deep:
+        return DataFileError(path, f"{where} is too deep: {exc}; a sketch file is a list of plain arrays")
+    return DataFileError(
+        path, f"{where} is too large: {exc} (raise the limit with --max-data-mb or ${MAX_DATA_MB_ENV} if the file is "
+        "genuine)"
+    )
+
+
+def read_npy_member(
+    data: bytes, path: str | os.PathLike[str], member: str, budget: _Budget | None = None
+) -> np.ndarray:
+    """Parse one ``.npy`` member's bytes; object arrays go through ``RestrictedUnpickler``, all within ``budget``."""
     where = f"member {member!r}"
+    budget = budget or _Budget(max_data_bytes())
     stream = io.BytesIO(data)
     try:
         shape, fortran_order, dtype = _read_header(stream)
@@ -230,7 +391,7 @@ def read_npy_member(data: bytes, path: str | os.PathLike[str], member: str) -> n
         if dtype != np.dtype(object):
             raise DataFileError(path, f"{where} has a structured dtype with objects ({dtype}); expected plain arrays")
         try:
-            array = RestrictedUnpickler(stream, encoding="latin1").load()
+            array = RestrictedUnpickler(stream, encoding="latin1", budget=budget).load()
         except ForbiddenGlobalError as exc:
             raise DataFileError(
                 path,
@@ -239,49 +400,91 @@ def read_npy_member(data: bytes, path: str | os.PathLike[str], member: str) -> n
             ) from None
         except _UnsafePickle as exc:
             raise DataFileError(path, f"{where} holds a pickle that numpy arrays never need ({exc}); refusing it") from None
+        except _TooCostly as exc:
+            raise _too_costly(path, where, exc) from None
+        except RecursionError:
+            raise _too_costly(path, where, _TooCostly("its values nest too deep to read", deep=True)) from None
         except Exception as exc:  # a broken pickle can raise almost anything; none of it may reach the user raw
             raise DataFileError(path, f"{where} holds a broken pickle ({type(exc).__name__}: {exc})") from None
         if not isinstance(array, np.ndarray):
             raise DataFileError(path, f"{where} unpickles to {type(array).__name__}, not a numpy array")
         if array.shape != tuple(shape):
             raise DataFileError(path, f"{where} header says shape {tuple(shape)} but the data has {array.shape}")
+        budget.spent += int(array.nbytes) + ARRAY_OVERHEAD + sum(
+            int(item.nbytes) + ARRAY_OVERHEAD for item in array.flat if isinstance(item, np.ndarray)
+        )
         return array
-    count = int(np.prod(shape, dtype=np.int64))
+    count = 1
+    for n in shape:
+        count *= int(n)
     needed = count * dtype.itemsize
+    try:
+        budget.check(needed + ARRAY_OVERHEAD, f"a [{'x'.join(map(str, shape))}] {dtype} array")
+    except _TooCostly as exc:
+        raise _too_costly(path, where, exc) from None
     raw = stream.read()
     if len(raw) < needed:
         raise DataFileError(path, f"{where} is truncated: {len(raw)} of {needed} data bytes")
+    budget.spent += needed + ARRAY_OVERHEAD
     array = np.frombuffer(raw, dtype=dtype, count=count)
     if fortran_order:
         return array.reshape(shape[::-1]).transpose().copy()
     return array.reshape(shape).copy()
 
 
-def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Every array in an ``.npz`` (keys without ``.npy``), read without running code.
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str | os.PathLike[str], limit: int) -> bytes:
+    """A member's bytes, inflated in chunks and never more than ``limit`` of them (a bomb stops at the limit)."""
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        with archive.open(info) as member:
+            while True:
+                chunk = member.read(min(_CHUNK, limit - total + 1))
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > limit:
+                    raise DataFileError(
+                        path, f"member {info.filename!r} is too large: it inflates to more than {_mb(limit)} "
+                        f"(raise the limit with --max-data-mb or ${MAX_DATA_MB_ENV} if the file is genuine)"
+                    )
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+        raise DataFileError(path, f"member {info.filename!r} is corrupt or truncated ({exc})") from None
+    return b"".join(chunks)
 
-    Raises ``DataFileError`` naming the file for a missing file, a file that is not a zip, a truncated or corrupt zip,
-    a member that is not a ``.npy`` array and a pickle that asks for anything but numpy arrays.
+
+def read_npz(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    """Every array in an ``.npz`` (keys without ``.npy``), read without running code and within ``max_bytes``.
+
+    ``max_bytes`` (default :func:`max_data_bytes`) bounds both the bytes inflated from the zip and the memory the
+    arrays stand for. Raises ``DataFileError`` naming the file for a missing file, a file that is not a zip, a truncated
+    or corrupt zip, a member that is not a ``.npy`` array, a pickle that asks for anything but numpy arrays, and a file
+    that is "too large" or "too deep" for the limits.
     """
     file = Path(path)
     if not file.exists():
         raise DataFileError(path, "no such file")
     if file.is_dir():
         raise DataFileError(path, "is a folder, not an .npz file")
+    budget = _Budget(max_data_bytes() if max_bytes is None else int(max_bytes))
     arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(file) as archive:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            declared = sum(info.file_size for info in members)
+            if declared > budget.max_bytes:
+                raise DataFileError(
+                    path, f"is too large: its arrays inflate to {_mb(declared)}, over the limit of "
+                    f"{_mb(budget.max_bytes)} (raise it with --max-data-mb or ${MAX_DATA_MB_ENV} if the file is genuine)"
+                )
+            inflated = 0
+            for info in members:
                 key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-                try:
-                    data = archive.read(info)
-                except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
-                    raise DataFileError(
-                        path, f"member {info.filename!r} is corrupt or truncated ({exc})"
-                    ) from None
-                arrays[key] = read_npy_member(data, path, info.filename)
+                data = _read_member(archive, info, path, budget.max_bytes - inflated)
+                inflated += len(data)
+                arrays[key] = read_npy_member(data, path, info.filename, budget)
+                del data
     except zipfile.BadZipFile as exc:
         size = file.stat().st_size
         raise DataFileError(

@@ -11,8 +11,8 @@ N > 1 draws a grid. Every user error prints ``error: <message>`` and exits with 
 """
 from __future__ import annotations
 
-import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,24 +20,15 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from sketchgen.errors import ConfigError, SketchGenError
+from sketchgen.console import ArgumentParser, console_main
+from sketchgen.errors import ConfigError, DataFileError
 from sketchgen.fileio import atomic_write
 
 __all__ = ["main", "build_parser", "grid_svg"]
 
 
-class _UsageError(Exception):
-    """argparse found a bad command line (reported as ``error: ...``, status 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        raise _UsageError(message)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sketchgen-sample", description="Draw new sketches with an exported sketch-rnn model.")
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="sketchgen-sample", description="Draw new sketches with an exported sketch-rnn model.")
     parser.add_argument("--model", required=True, help="model folder, or a model name under assets/models/")
     parser.add_argument("--out", required=True, help="output file: .svg or .png (a grid when --n > 1)")
     parser.add_argument("--n", type=int, default=1, help="number of sketches (default 1)")
@@ -95,36 +86,57 @@ def _write(out: Path, sketches: list[np.ndarray], size: int, cols: int | None) -
             fh.write(text)
 
 
+MAX_SIZE = 4096  # pixels per sketch
+MAX_IMAGE_PIXELS = 8192 * 8192  # a whole grid (an RGB image this big is 200 MB in memory)
+
+
+def _check_out(out: Path) -> None:
+    """Fail before any sampling when ``out`` cannot be written."""
+    if out.suffix.lower() not in (".svg", ".png"):
+        raise ConfigError(f"{out}: the output must end in .svg or .png")
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a folder; give a file name ending in .svg or .png")
+    folder = out.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: folder does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{folder}: cannot write to this folder (permission denied)")
+
+
+def _check_size(n: int, size: int, cols: int | None) -> None:
+    if not 16 <= size <= MAX_SIZE:
+        raise ConfigError(f"--size must be from 16 to {MAX_SIZE} pixels, got {size}")
+    cols = cols or max(1, math.ceil(math.sqrt(n)))
+    rows = -(-n // cols)
+    if cols * size * rows * size > MAX_IMAGE_PIXELS:
+        raise ConfigError(f"a grid of {rows}x{cols} sketches of {size} pixels is {cols * size}x{rows * size} pixels, "
+                          f"over the limit of {MAX_IMAGE_PIXELS // 1_000_000} megapixels: lower --size or --n")
+
+
+@console_main
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    args = build_parser().parse_args(argv)
+    if args.n < 1:
+        raise ConfigError(f"--n must be at least 1, got {args.n}")
+    if args.cols is not None and args.cols < 1:
+        raise ConfigError(f"--cols must be at least 1, got {args.cols}")
+    _check_size(args.n, args.size, args.cols)
+    out = Path(args.out)
+    _check_out(out)
+    from sketchgen.engine import load_model
+
+    model = load_model(args.model, provider=args.provider, precision=args.precision)
+    from sketchgen.engine.selection import ATTEMPTS_PER_DRAWING, finished, prefer_finished
+
+    limit = args.max_len or model.max_seq_len
+    drawn = args.n * (ATTEMPTS_PER_DRAWING if args.finished else 1)
+    sketches = model.sample(n=drawn, temperature=args.temperature, max_len=args.max_len, greedy=args.greedy,
+                            seed=args.seed)
+    sketches = prefer_finished(sketches, args.n, limit) if args.finished else sketches
     try:
-        args = parser.parse_args(argv)
-        if args.n < 1:
-            raise ConfigError(f"--n must be at least 1, got {args.n}")
-        if args.size < 16:
-            raise ConfigError(f"--size must be at least 16 pixels, got {args.size}")
-        if args.cols is not None and args.cols < 1:
-            raise ConfigError(f"--cols must be at least 1, got {args.cols}")
-        out = Path(args.out)
-        if out.suffix.lower() not in (".svg", ".png"):
-            raise ConfigError(f"{out}: the output must end in .svg or .png")
-        from sketchgen.engine import load_model
-
-        model = load_model(args.model, provider=args.provider, precision=args.precision)
-        from sketchgen.engine.selection import ATTEMPTS_PER_DRAWING, finished, prefer_finished
-
-        limit = args.max_len or model.max_seq_len
-        drawn = args.n * (ATTEMPTS_PER_DRAWING if args.finished else 1)
-        sketches = model.sample(n=drawn, temperature=args.temperature, max_len=args.max_len, greedy=args.greedy,
-                                seed=args.seed)
-        sketches = prefer_finished(sketches, args.n, limit) if args.finished else sketches
         _write(out, sketches, args.size, args.cols)
-    except _UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SketchGenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        raise DataFileError(out, f"cannot write ({exc.strerror or exc})") from None
     points = sum(len(s) for s in sketches)
     ended = sum(finished(s, limit) for s in sketches)
     rest = f", the rest ran to {limit} points" if ended < len(sketches) else ""

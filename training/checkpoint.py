@@ -127,6 +127,52 @@ def read_json(path: Path, error_path: Path | None = None) -> dict[str, Any]:
     return value
 
 
+STATE_KEYS = ("step", "batcher")  # what --resume cannot go on without
+
+
+def read_state(folder: Path) -> dict[str, Any]:
+    """A checkpoint's state.json, checked for the keys a resume needs (a ModelError naming the file if not)."""
+    path = folder / STATE_FILE
+    state = read_json(path)
+    missing = [key for key in STATE_KEYS if key not in state]
+    if missing:
+        raise ModelError(path, f"has no {', '.join(repr(k) for k in missing)}: not a complete checkpoint state")
+    step = state["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise ModelError(path, f"'step' must be a whole number >= 0, found {step!r}")
+    if not isinstance(state["batcher"], dict):
+        raise ModelError(path, f"'batcher' must be a JSON object, found {type(state['batcher']).__name__}")
+    return state
+
+
+def verify_checkpoint(folder: Path) -> None:
+    """Read every tensor of a checkpoint once (a truncated ``ckpt.data-*`` fails here, naming the folder), and check
+    its state.json. Changes nothing: ``--resume`` calls it before it touches the run."""
+    import tensorflow as tf
+
+    read_state(folder)
+    prefix = str(folder / CKPT_PREFIX)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as exc:  # TensorFlow reports a damaged file as OpError, IndexError, ValueError ...
+        raise ModelError(folder, f"the checkpoint is damaged or truncated and cannot be read "
+                                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+def check_writable_folder(folder: Path) -> None:
+    """Fail early (a ModelError naming it) when ``folder`` cannot be created or written: not after hours of work."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ModelError(existing, "is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "write to this folder" if existing == folder else f"create {folder} in this folder"
+        raise ModelError(existing, f"cannot {what} (permission denied)")
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The records of a run's ``metrics.jsonl``, in order. A partial last line (a run killed mid-write) is skipped;
     any other line that is not a JSON object is a ModelError naming the file and line."""
@@ -210,6 +256,8 @@ def load_trained_model(path: str | Path, which: str = BEST) -> TrainedModel:
         status = tf.train.Checkpoint(model=model).read(str(folder / CKPT_PREFIX))
         status.assert_existing_objects_matched()
         status.expect_partial()  # the optimizer and seed states are only needed to resume training
-    except (tf.errors.OpError, ValueError, AssertionError) as exc:
-        raise ModelError(folder, f"cannot read the checkpoint ({str(exc).splitlines()[0]})") from None
+    except Exception as exc:  # a damaged file: OpError, ValueError, AssertionError, IndexError (truncated data) ...
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ModelError(folder, f"cannot read the checkpoint, it may be damaged or truncated "
+                                 f"({type(exc).__name__}: {first})") from None
     return TrainedModel(model=model, hparams=hp, data=data, state=state, directory=folder)

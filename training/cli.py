@@ -21,7 +21,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sketchgen.errors import ConfigError, SketchGenError
+from sketchgen.console import ArgumentParser, console_main
+from sketchgen.errors import ConfigError
 from training.config import HParams
 
 DEFAULT_DATA_DIR = "data"  # where `sketchgen-data download` puts files by default
@@ -31,18 +32,8 @@ IMPLEMENTATIONS = ("auto", "fused", "keras_lstm", "reference")  # training.cells
 RESUMABLE_KEYS = frozenset({"num_steps", "save_every", "eval_every"})
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        raise _UsageError(message)
-
-
 def build_train_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="sketchgen-train", description="Train a sketch-rnn model (sub-commands: evaluate, compare).",
+    p = ArgumentParser(prog="sketchgen-train", description="Train a sketch-rnn model (sub-commands: evaluate, compare).",
                 epilog="sketchgen-train evaluate EXPERIMENT --help shows the evaluation options.")
     p.add_argument("--data", nargs="+", metavar="NAME_OR_FILE",
                    help="data files, or names looked up in --data-dir (cat -> DIR/cat.npz); several are combined. "
@@ -88,11 +79,27 @@ def build_train_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
                    help="write no TensorBoard logs (default: EXPERIMENT_DIR/tensorboard)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_max_data_mb(p)
     return p
 
 
+def _add_max_data_mb(p: argparse.ArgumentParser) -> None:
+    from sketchgen.safe_npz import DEFAULT_MAX_DATA_MB, MAX_DATA_MB_ENV
+    p.add_argument("--max-data-mb", "--max_data_mb", dest="max_data_mb", type=float, default=None, metavar="MB",
+                   help=f"refuse data files whose arrays take more than MB MiB (default ${MAX_DATA_MB_ENV} or "
+                        f"{DEFAULT_MAX_DATA_MB}; raise it for data sets bigger than the official QuickDraw files)")
+
+
+def _apply_max_data_mb(args: argparse.Namespace) -> None:
+    """--max-data-mb reaches every loader of the run (training, evaluation) through the environment."""
+    if getattr(args, "max_data_mb", None) is not None:
+        from sketchgen.safe_npz import MAX_DATA_MB_ENV, max_data_bytes
+        max_data_bytes(args.max_data_mb)  # a bad value fails here, with the flag's value in the message
+        os.environ[MAX_DATA_MB_ENV] = repr(args.max_data_mb)
+
+
 def build_evaluate_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="sketchgen-train evaluate",
+    p = ArgumentParser(prog="sketchgen-train evaluate",
                 description="Print L_R and L_KL of a trained run on its validation and test sets.")
     p.add_argument("experiment", metavar="EXPERIMENT", help="experiment folder (or a checkpoint folder)")
     p.add_argument("--split", default="valid,test", help="comma-separated splits (default valid,test)")
@@ -102,6 +109,7 @@ def build_evaluate_parser() -> argparse.ArgumentParser:
                    help="look the run's data files up by name in DIR (when they moved since training)")
     p.add_argument("--data", nargs="+", metavar="NAME_OR_FILE", help="the run's data files at a new location")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_max_data_mb(p)
     return p
 
 
@@ -193,6 +201,11 @@ def _train(args: argparse.Namespace) -> int:
         latest = ckpt.checkpoint_dir(experiment, ckpt.LATEST)
         if not (experiment / ckpt.CONFIG_FILE).is_file():
             raise ConfigError(f"{experiment}: no run to resume here (no {ckpt.CONFIG_FILE})")
+        if latest is None:
+            raise ConfigError(f"{experiment}: cannot resume: there is no complete '{ckpt.LATEST}' checkpoint "
+                              f"({ckpt.LATEST}/{ckpt.CKPT_PREFIX}.index and {ckpt.LATEST}/{ckpt.STATE_FILE}); "
+                              "nothing was changed. Start a new run with another --experiment_dir")
+        ckpt.check_writable_folder(experiment)
         hp = _resumed_hparams(args, experiment)
     else:
         hp = _fresh_hparams(args, initial.config if initial else None)
@@ -203,12 +216,16 @@ def _train(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--init-from {args.init_from}: the model has trained {initial.steps_trained} "
                                   f"steps; give the total to reach with --steps N (N > {initial.steps_trained})")
         experiment = Path(args.experiment_dir) if args.experiment_dir else _default_experiment_dir(hp)
+        ckpt.check_writable_folder(experiment)
         if ckpt.checkpoint_dir(experiment, ckpt.LATEST) or ckpt.checkpoint_dir(experiment, ckpt.BEST):
             raise ConfigError(f"{experiment} already holds a training run; continue it with --resume, or choose "
                               "another --experiment-dir")
         latest = None
 
+    _apply_max_data_mb(args)
     _quiet_tensorflow()
+    if latest is not None:
+        ckpt.verify_checkpoint(latest)  # a damaged checkpoint refuses here, before anything in the run changes
     strategy = _make_strategy(args.strategy)  # before any other TensorFlow op (multi-worker needs that)
     from training.dataset import BatchingOptions, load_sketch_data
     from training.trainer import TrainOptions, Trainer
@@ -234,7 +251,7 @@ def _train(args: argparse.Namespace) -> int:
             raise ConfigError(f"the run was trained on {', '.join(info['data_sets'])}; --resume got "
                               f"{', '.join(names)}")
         if latest is not None:
-            state = ckpt.read_json(latest / ckpt.STATE_FILE)
+            state = ckpt.read_state(latest)
             options = TrainOptions.from_dict(state.get("options", {}), progress=not args.quiet)
             if not args.bucketing and options.batching.bucketing:
                 raise ConfigError("--no-bucketing: the run being resumed uses bucketing; --resume keeps it")
@@ -331,6 +348,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     splits = [s.strip() for s in args.split.split(",") if s.strip()]
     if not splits:
         raise ConfigError("--split names no split (use e.g. valid,test)")
+    _apply_max_data_mb(args)
     _quiet_tensorflow()
     from training.evaluate import evaluate_experiment
     results = evaluate_experiment(args.experiment, splits, which=args.checkpoint, data_dir=args.data_dir,
@@ -348,7 +366,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def build_compare_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="sketchgen-train compare",
+    p = ArgumentParser(prog="sketchgen-train compare",
                 description="Valid and test L_R of several runs at the steps where all were evaluated (Markdown).")
     p.add_argument("runs", nargs="+", type=Path, metavar="EXPERIMENT", help="training run folders")
     return p
@@ -360,22 +378,16 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+@console_main
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if argv and argv[0] == "evaluate":
-            return _evaluate(build_evaluate_parser().parse_args(argv[1:]))
-        if argv and argv[0] == "compare":
-            return _compare(build_compare_parser().parse_args(argv[1:]))
-        if argv and argv[0] == "train":
-            argv = argv[1:]
-        return _train(build_train_parser().parse_args(argv))
-    except _UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SketchGenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if argv and argv[0] == "evaluate":
+        return _evaluate(build_evaluate_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "compare":
+        return _compare(build_compare_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "train":
+        argv = argv[1:]
+    return _train(build_train_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

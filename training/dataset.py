@@ -27,7 +27,7 @@ import numpy as np
 
 from sketchgen.fileio import sha256_file
 from sketchgen.datafiles import SPLITS, load_npz
-from sketchgen.errors import ConfigError, DataFileError
+from sketchgen.errors import ConfigError, DataFileError, SketchError
 from sketchgen.strokes import (augment_drop_points, augment_random_scale, clamp, filter_by_length, normalize,
                                scale_factor, stroke3_to_stroke5)
 
@@ -164,7 +164,11 @@ def load_sketch_data(entries: Sequence[str], data_dir: str | Path | None, max_se
         if not splits[split]:
             raise DataFileError(Path(entries[0]), f"the {split} split is empty (after dropping sketches longer "
                                                   f"than max_seq_len={max_seq_len}); evaluation needs it")
-    factor = scale_factor(splits["train"]) if scale is None else float(scale)
+    try:
+        factor = scale_factor(splits["train"]) if scale is None else float(scale)
+    except SketchError as exc:  # every offset zero: name the file(s), not just the problem
+        named = sources[0].path if len(sources) == 1 else ", ".join(s.path for s in sources)
+        raise DataFileError(named, f"training split: {str(exc).removeprefix('scale_factor: ')}") from None
     splits = {split: [normalize(s, factor) for s in sketches] for split, sketches in splits.items()}
     longest = max(len(s) for sketches in splits.values() for s in sketches)
     return SketchData(splits=splits, scale_factor=factor, max_seq_len=min(longest, max_seq_len),

@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from sketchgen.errors import ConfigError, SketchGenError
+from sketchgen.errors import ConfigError, ModelError, SketchGenError
 from training import checkpoint as ckpt
 from training.config import HParams
 from training.dataset import BatchingOptions, SketchData, TrainBatcher
@@ -320,10 +320,14 @@ class Trainer:
 
     def restore(self, folder: Path) -> None:
         """Continue from a checkpoint folder: weights, optimizer, step, seed generators and data order."""
-        state = ckpt.read_json(folder / ckpt.STATE_FILE)
-        status = self.checkpoint.read(str(folder / ckpt.CKPT_PREFIX))
-        status.assert_consumed()
-        self.batcher.restore(state["batcher"])
+        state = ckpt.read_state(folder)
+        try:
+            status = self.checkpoint.read(str(folder / ckpt.CKPT_PREFIX))
+            status.assert_consumed()
+            self.batcher.restore(state["batcher"])
+        except Exception as exc:  # a damaged checkpoint: OpError, IndexError, AssertionError, KeyError ...
+            raise ModelError(folder, f"cannot resume from this checkpoint, it may be damaged or truncated "
+                                     f"({type(exc).__name__}: {exc})") from None
         self.best_cost = state.get("best_cost")
         self.best_step = state.get("best_step")
         if state.get("best_rule") != SELECTION_RULE:
