@@ -2,7 +2,10 @@
 
 Every change of the drawing (a finished stroke, undo, redo, ...) asks the model for ``count`` continuations on the
 worker thread; a newer drawing makes older requests stale. Clicking a continuation (or Alt+number, or Enter on a
-focused one) appends its strokes as one undoable command; hovering or focusing one previews it on the canvas.
+focused one) has the model draw it onto the canvas stroke by stroke (:mod:`desktop.animation`), and what it drew
+becomes one undoable step; hovering or focusing one draws its faded preview. Putting the pen down stops the model at
+once and keeps what it drew. In *draw together* mode the model goes on by itself each time the pen lifts, as in the
+official predict demo.
 """
 
 from __future__ import annotations
@@ -15,112 +18,37 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSlider,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop.animation import DEFAULT_SPEED, MAX_SPEED, MIN_SPEED, CanvasAnimator
 from desktop.canvas import DrawingCanvas
-from desktop.canvas_views import SketchThumbnail
 from desktop.commands import AddStrokes, ReplaceDrawing
+from desktop.document import MODEL, USER, SketchDocument, Stroke, strokes_from_stroke3
 from desktop.icons import suggest_icon
-from desktop.document import MODEL, USER, SketchDocument, Stroke, strokes_from_stroke3, strokes_to_stroke3
 from desktop.inference import LoadedModel
-from desktop.painting import user_and_model
-from desktop.render_jobs import Shown, submit_rendered
-from desktop.square_grid import SquareGrid
+from desktop.render_jobs import submit_rendered
+from desktop.suggestions import ContinuationPanel, continuation_shown
 from desktop.workers import ModelRunner
-from sketchgen.strokes import center
 
-__all__ = ["DrawView", "ContinuationPanel", "MAX_CONTINUATIONS"]
+__all__ = ["DrawView", "MAX_CONTINUATIONS", "speed_to_slider", "slider_to_speed"]
 
 CONTINUE, SAMPLE, RECONSTRUCT = "continue", "sample", "reconstruct"
 MAX_CONTINUATIONS = 12
+SPEED_STEPS = 100  # the pen-speed slider's positions, logarithmic from MIN_SPEED to MAX_SPEED
 
 
-class ContinuationPanel(QWidget):
-    """Square cells, one per alternative continuation, sized to fill the space beside the canvas."""
-
-    accepted = Signal(int)
-    previewed = Signal(int)  # index, or -1 when no continuation is under the pointer or focused
-
-    THINKING_AFTER_MS = 150  # "thinking..." only when the model takes long enough for it to be read
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.thumbnails: list[SketchThumbnail] = []
-        self.grid = SquareGrid(self, spacing=6, max_cell=320)
-        self.status = QLabel(self)
-        self.status.setWordWrap(True)
-        self.status.setMinimumHeight(self.status.fontMetrics().lineSpacing() * 2)
-        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self._thinking = QTimer(self)
-        self._thinking.setSingleShot(True)
-        self._thinking.timeout.connect(self._show_thinking)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.status)
-        layout.addWidget(self.grid, 1)
-
-    def set_count(self, count: int) -> None:
-        if count == len(self.thumbnails):
-            return
-        self.grid.clear()
-        self.thumbnails = []
-        for i in range(count):
-            thumb = SketchThumbnail(self.grid, caption=f"{i + 1}" if i >= 9 else f"{i + 1}   Alt+{i + 1}")
-            thumb.setAccessibleName(f"Continuation {i + 1}")
-            keys = f", Enter or Alt+{i + 1}" if i < 9 else " or Enter"
-            thumb.setToolTip(f"Click{keys} to add this continuation; drag it to a morph slot")
-            thumb.activated.connect(lambda i=i: self.accepted.emit(i))
-            thumb.hovered.connect(lambda on, i=i: self.previewed.emit(i if on else -1))
-            self.grid.add(thumb)
-            self.thumbnails.append(thumb)
-
-    def show_message(self, text: str) -> None:
-        self.status.setText(text)
-
-    def clear(self, placeholder: str = "") -> None:
-        self._thinking.stop()
-        for thumb in self.thumbnails:
-            thumb.set_lines([])
-            thumb.drag_sketch = None
-            thumb.set_dimmed(False)
-            thumb.set_placeholder(placeholder)
-
-    def mark_stale(self) -> None:
-        """New continuations are on the way: fade the old ones (no flicker when the model answers quickly)."""
-        for thumb in self.thumbnails:
-            thumb.set_dimmed(True)
-            thumb.drag_sketch = None
-            if not thumb.has_sketch():
-                thumb.set_placeholder("")
-        self._thinking.start(self.THINKING_AFTER_MS)
-
-    def _show_thinking(self) -> None:
-        for thumb in self.thumbnails:
-            if thumb.dimmed:
-                thumb.set_placeholder("thinking...")
-
-    def show_continuations(self, prefix: list[Stroke], continuations: list[list[Stroke]]) -> None:
-        """The cells already show their pictures (:func:`desktop.render_jobs.submit_rendered`); this settles the
-        rest: no more fading, and a note in each cell the model had nothing for."""
-        self._thinking.stop()
-        for i, thumb in enumerate(self.thumbnails):
-            thumb.set_dimmed(False)
-            if i < len(continuations) and continuations[i]:
-                thumb.set_placeholder("")
-            else:
-                thumb.set_lines([])
-                thumb.drag_sketch = None
-                thumb.set_placeholder("(the model would stop here)" if i < len(continuations) else "")
+def slider_to_speed(position: int) -> float:
+    return float(MIN_SPEED * (MAX_SPEED / MIN_SPEED) ** (position / SPEED_STEPS))
 
 
-def continuation_shown(prefix: list[Stroke], continuations: list[list[Stroke]]) -> list[Shown]:
-    """What each suggestion cell shows (the drawing and the model's strokes) and drags (the whole sketch, centred)."""
-    return [Shown(user_and_model(prefix, c), center(strokes_to_stroke3(prefix + c))) if c else Shown([])
-            for c in continuations]
+def speed_to_slider(speed: float) -> int:
+    speed = min(MAX_SPEED, max(MIN_SPEED, speed))
+    return round(SPEED_STEPS * np.log(speed / MIN_SPEED) / np.log(MAX_SPEED / MIN_SPEED))
 
 
 class DrawView(QWidget):
@@ -129,6 +57,8 @@ class DrawView(QWidget):
     message = Signal(str)
     error = Signal(str, str)
     reconstructed = Signal(object, object)  # original strokes, reconstruction strokes
+    penSpeedChanged = Signal(float)
+    togetherChanged = Signal(bool)
 
     def __init__(self, document: SketchDocument, undo_stack: QUndoStack, runner: ModelRunner,
                  parent: QWidget | None = None, seed: int | None = None) -> None:
@@ -144,9 +74,14 @@ class DrawView(QWidget):
         # started with a seed (tests, screenshots) is reproducible and any result can be recomputed exactly.
         self.seeds = np.random.default_rng(seed)
         self.last_call: dict[str, dict[str, object]] = {}
+        self._together_for = -1  # the revision a pen lift made, which the model continues in draw-together mode
+        self._drawing_index = -1  # the suggestion the model is drawing onto the canvas
 
         self.canvas = DrawingCanvas(document, self)
         self.canvas.strokeFinished.connect(self.add_user_stroke)
+        self.animator = CanvasAnimator(self.canvas, self)
+        self.animator.committed.connect(self._keep_drawn)
+        self.canvas.strokeStarted.connect(self.animator.yield_to_pen)
         self.panel = ContinuationPanel(self)
         self.panel.accepted.connect(self.accept_continuation)
         self.panel.previewed.connect(self._preview)
@@ -165,6 +100,18 @@ class DrawView(QWidget):
         self.regenerate_button = QPushButton(suggest_icon(), "&New suggestions", self)
         self.regenerate_button.setToolTip("Ask the model for other continuations (F5)")
         self.regenerate_button.clicked.connect(self.request_continuations)
+        self.together = QCheckBox("Draw &together", self)
+        self.together.setToolTip("The model goes on drawing each time you lift the pen (put it down to take over)")
+        self.together.toggled.connect(self._together_toggled)
+        self.speed = QSlider(Qt.Orientation.Horizontal, self)
+        self.speed.setRange(0, SPEED_STEPS)
+        self.speed.setValue(speed_to_slider(DEFAULT_SPEED))
+        self.speed.setAccessibleName("Model pen speed")
+        self.speed.setToolTip("How fast the model's pen moves when it draws on the canvas")
+        self.speed.setMinimumWidth(40)
+        self.speed.valueChanged.connect(self._speed_changed)
+        speed_label = QLabel("S&peed:", self)
+        speed_label.setBuddy(self.speed)
 
         controls = QHBoxLayout()
         controls.addWidget(count_label)
@@ -175,12 +122,18 @@ class DrawView(QWidget):
         ask = QHBoxLayout()
         ask.addWidget(self.regenerate_button)
         ask.addStretch(1)
+        pace = QHBoxLayout()
+        pace.addWidget(self.together)
+        pace.addSpacing(6)
+        pace.addWidget(speed_label)
+        pace.addWidget(self.speed, 1)
         side = QWidget(self)
         side.setMinimumWidth(220)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(4, 0, 0, 0)
         side_layout.addLayout(controls)
         side_layout.addLayout(ask)
+        side_layout.addLayout(pace)
         side_layout.addWidget(self.panel, 1)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -224,6 +177,26 @@ class DrawView(QWidget):
     def set_count(self, count: int) -> None:
         self.count.setValue(count)
 
+    def set_pen_speed(self, speed: float) -> None:
+        self.speed.setValue(speed_to_slider(speed))
+        self.animator.speed = min(MAX_SPEED, max(MIN_SPEED, speed))
+
+    def _speed_changed(self, position: int) -> None:
+        self.animator.speed = slider_to_speed(position)
+        self.penSpeedChanged.emit(self.animator.speed)
+
+    def set_together(self, on: bool) -> None:
+        self.together.setChecked(on)
+
+    def _together_toggled(self, on: bool) -> None:
+        self.togetherChanged.emit(on)
+        if on and not self.document.is_empty():
+            self._together_for = self.document.revision  # go on from here at once
+            if self._continuations_for == self.document.revision:
+                self._continue_together()
+            else:
+                self.request_continuations()
+
     def _count_changed(self, count: int) -> None:
         self.panel.set_count(count)
         self._fix_tab_order()
@@ -231,37 +204,60 @@ class DrawView(QWidget):
         self.request_continuations()
 
     def _fix_tab_order(self) -> None:
-        """Tab goes canvas -> count -> auto -> new suggestions -> each continuation."""
-        chain = [self.canvas, self.count, self.auto, self.regenerate_button, *self.panel.thumbnails]
+        """Tab goes canvas -> count -> auto -> new suggestions -> together -> speed -> each continuation."""
+        chain = [self.canvas, self.count, self.auto, self.regenerate_button, self.together, self.speed,
+                 *self.panel.thumbnails]
         for first, second in zip(chain, chain[1:]):
             QWidget.setTabOrder(first, second)
 
     # drawing ----------------------------------------------------------------------------------------------------------
     def add_user_stroke(self, points: np.ndarray) -> None:
         self.undo_stack.push(AddStrokes(self.document, [Stroke(points, USER)], "Draw stroke"))
+        if self.together.isChecked():
+            self._together_for = self.document.revision
 
     def accept_continuation(self, index: int) -> bool:
-        """Append continuation ``index`` to the drawing as one undoable step; False if there is none."""
+        """Have the model draw continuation ``index`` onto the canvas (it becomes one undoable step when drawn, or
+        when the pen takes over); False if there is none."""
         if self._continuations_for != self.document.revision or not 0 <= index < len(self.continuations):
             return False
         strokes = self.continuations[index]
         if not strokes:
             return False
-        self.canvas.set_preview([])
+        self._drawing_index = index
+        self.animator.draw(strokes)
+        return True
+
+    def _keep_drawn(self, strokes: list[Stroke]) -> None:
+        """What the model drew on the canvas joins the drawing (all of it, or the part drawn before the pen came)."""
+        index, self._drawing_index = self._drawing_index, -1
+        whole = 0 <= index < len(self.continuations) and len(strokes) == len(self.continuations[index]) and all(
+            a is b for a, b in zip(strokes, self.continuations[index]))
         self.undo_stack.push(AddStrokes(self.document, strokes, "Accept continuation"))
         count = f"{len(strokes)} stroke{'s' if len(strokes) != 1 else ''}"
-        self.message.emit(f"Added continuation {index + 1} ({count}); Ctrl+Z takes it back.")
-        return True
+        what = f"continuation {index + 1}" if whole else "the part the model drew before you took over"
+        self.message.emit(f"Added {what} ({count}); Ctrl+Z takes it back.")
+
+    def _continue_together(self) -> None:
+        """Draw-together mode: the model draws the first suggestion it finished for the drawing the pen left."""
+        if self._together_for != self.document.revision or self.canvas.is_drawing():
+            return
+        self._together_for = -1
+        usable = [i for i, c in enumerate(self.continuations) if c]
+        if usable:
+            self.accept_continuation(usable[0])
 
     def _preview(self, index: int) -> None:
         if index >= 0 and self._continuations_for == self.document.revision and index < len(self.continuations):
-            self.canvas.set_preview(self.continuations[index])
+            self.animator.preview(self.continuations[index])
         else:
-            self.canvas.set_preview([])
+            self.animator.stop_preview()
 
     def _document_changed(self) -> None:
-        self.canvas.set_preview([])
-        if self.auto.isChecked():
+        if self.animator.is_drawing():
+            self.animator.cancel()  # the drawing changed under it (undo, open, ...): what it drew belongs to none
+        self.animator.stop_preview()
+        if self.auto.isChecked() or self._together_for == self.document.revision:
             self.request_continuations()
         else:
             self._sync_panel()
@@ -287,12 +283,12 @@ class DrawView(QWidget):
         seed = self._next_seed(CONTINUE, n=n, temperature=temperature, revision=revision)
         self.continuations = []
         self._continuations_for = -1
-        self.canvas.set_preview([])
+        self.animator.stop_preview()
         self.panel.mark_stale()
         self.panel.show_message(f"Asking {model.name} for {n} continuation{'s' if n != 1 else ''}...")
         self.regenerate_button.setEnabled(True)
 
-        def work() -> tuple[list[list[Stroke]], list[Shown]]:
+        def work():
             result = model.continuations(prefix, n, temperature, seed)
             return result, continuation_shown(prefix, result)
 
@@ -302,8 +298,9 @@ class DrawView(QWidget):
             self.panel.show_continuations(prefix, result)
             usable = sum(1 for c in result if c)
             if usable:
-                self.panel.show_message("Click a suggestion (or press Alt+number) to add it to your drawing; "
-                                        "point at one to preview it.")
+                self.panel.show_message("Click a suggestion (or press Alt+number): the model draws it on your "
+                                        "drawing; point at one to preview it.")
+                self._continue_together()
             else:
                 self.panel.show_message("The model would end the drawing here. Try 'New suggestions' or a higher "
                                         "temperature.")
@@ -341,6 +338,7 @@ class DrawView(QWidget):
 
         def done(s3: np.ndarray) -> None:
             self.undo_stack.push(ReplaceDrawing(self.document, strokes_from_stroke3(s3, MODEL), "Random sample"))
+            self.canvas.fit_to_drawing()
             unfinished = "" if model.finished(s3) else (
                 f"; the model did not end it within {len(s3)} points: a higher temperature helps")
             self.message.emit(f"Sampled a new drawing ({len(s3)} points, temperature {temperature:.2f}"

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSt
 from shiboken6 import isValid
 
 from desktop import inference
+from desktop.animation import DEFAULT_SPEED
 from desktop.autosave import Autosave
 from desktop.busy import BusyIndicator
 from desktop.canvas_views import sketch_from_mime
@@ -93,6 +94,8 @@ class MainWindow(QMainWindow):
 
         self.temperature.set_value(self.settings.temperature())
         self.draw_view.set_count(self.settings.continuation_count())
+        self.draw_view.set_pen_speed(self.settings.pen_speed(DEFAULT_SPEED))
+        self.draw_view.set_together(self.settings.draw_together())
         self._restore_geometry()
         self.models.fill_menu()
         self.model_actions_enabled(None)
@@ -115,6 +118,8 @@ class MainWindow(QMainWindow):
             view.error.connect(self.show_error)
         self.draw_view.reconstructed.connect(self._show_reconstruction)
         self.draw_view.count.valueChanged.connect(self.settings.set_continuation_count)
+        self.draw_view.penSpeedChanged.connect(self.settings.set_pen_speed)
+        self.draw_view.togetherChanged.connect(self.settings.set_draw_together)
 
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.draw_view, "&Draw")
@@ -333,6 +338,7 @@ class MainWindow(QMainWindow):
         self.files.current_file = None
         self.undo_stack.setClean()
         self.update_title()
+        self.draw_view.canvas.reset_view()
         self.show_draw_tab()
 
     def clear_drawing(self) -> None:

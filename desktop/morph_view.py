@@ -212,8 +212,10 @@ class MorphView(QWidget):
         top.add(slot_b, 1.0, button_height)
         layout = QVBoxLayout(page)
         layout.addWidget(top, 3)
-        layout.addWidget(QLabel(f"A, then {STRIP_LENGTH} steps the model decodes from A's latent to B's, then B (click a "
-                                "step to move the handle there, drag one into a slot):", page))
+        explain = QLabel(f"A, then {STRIP_LENGTH} steps the model decodes from A's latent to B's, then B (click a step to "
+                         "move the handle there, drag one into a slot):", page)
+        explain.setWordWrap(True)
+        layout.addWidget(explain)
         layout.addWidget(strip, 1)
         return page
 

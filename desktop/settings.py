@@ -96,6 +96,18 @@ class AppSettings:
     def set_continuation_count(self, value: int) -> None:
         self._qs.setValue("draw/continuations", int(value))
 
+    def pen_speed(self, default: float) -> float:
+        return self._number("draw/pen_speed", default, 1.0, 100_000.0)
+
+    def set_pen_speed(self, value: float) -> None:
+        self._qs.setValue("draw/pen_speed", float(value))
+
+    def draw_together(self) -> bool:
+        return str(self._qs.value("draw/together", "false")).lower() in ("true", "1")
+
+    def set_draw_together(self, on: bool) -> None:
+        self._qs.setValue("draw/together", bool(on))
+
     # files ------------------------------------------------------------------------------------------------------------
     def recent_files(self) -> list[str]:
         return self._string_list("files/recent")[:MAX_RECENT]

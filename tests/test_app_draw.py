@@ -111,7 +111,7 @@ def test_tab_key_walks_canvas_controls_and_every_continuation(make_window, qtbot
     qtbot.waitUntil(window.isActiveWindow)
     view.canvas.setFocus()
     chain = [QApplication.focusWidget()]
-    for _ in range(10):
+    for _ in range(12):
         QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         chain.append(QApplication.focusWidget())
     assert chain[0] is view.canvas
@@ -121,6 +121,8 @@ def test_tab_key_walks_canvas_controls_and_every_continuation(make_window, qtbot
     if view.regenerate_button.isEnabled():
         assert rest[0] is view.regenerate_button
         rest = rest[1:]
+    assert rest[0] is view.together and rest[1] is view.speed
+    rest = rest[2:]
     if window.model is None:  # no model: the suggestion cells are hidden and Tab skips them
         assert not set(view.panel.thumbnails) & set(chain)
     else:

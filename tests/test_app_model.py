@@ -127,15 +127,16 @@ def test_mouse_strokes_lead_to_continuations_and_accepting_one_is_one_undo_step(
     assert window.exports.export(ExportFormat.PNG, tmp_path / "grid.png", ExportTarget(TargetKind.CONTINUATIONS), cell=64)
     assert QImage(str(tmp_path / "grid.png")).size().toTuple() == (128, 128)
 
-    # Pointing at a suggestion previews it on the canvas; a click adds it.
+    # Pointing at a suggestion draws its preview on the canvas, stroke by stroke; a click has the model draw it.
     index = usable[0]
     thumb = view.panel.thumbnails[index]
     thumb.hovered.emit(True)
-    assert _same_strokes(view.canvas.preview(), view.continuations[index])
+    qtbot.waitUntil(lambda: _same_strokes(view.canvas.preview(), view.continuations[index]), timeout=10000)
     before = list(window.document.strokes)
     added = view.continuations[index]
     QTest.mouseClick(thumb, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(thumb.width() // 2, thumb.height() // 2))
-    assert len(window.document) == len(before) + len(added)
+    assert view.animator.is_drawing() and len(window.document) == len(before)  # drawn first, added when done
+    qtbot.waitUntil(lambda: len(window.document) == len(before) + len(added), timeout=10000)
     assert _same_strokes(window.document.strokes[len(before):], added)
     assert window.document.authors()[len(before):] == [MODEL] * len(added)
     assert view.canvas.preview() == []
@@ -152,7 +153,7 @@ def test_mouse_strokes_lead_to_continuations_and_accepting_one_is_one_undo_step(
     count = len(window.document)
     first = view.continuations[0]
     QTest.keyClick(view.canvas, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)
-    assert len(window.document) == count + len(first)
+    qtbot.waitUntil(lambda: len(window.document) == count + len(first), timeout=10000)
 
 
 def test_temperature_and_seed_reach_every_model_call(make_window, qtbot):
