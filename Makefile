@@ -43,6 +43,7 @@ venv-app: $(VENV)/.app-$(ORT_EXTRA)
 venv-all: $(VENV)/.all-$(ORT_EXTRA)
 
 run: venv-app
+	@$(BIN)/python -m desktop.system_check  # Qt's X11 libraries present? else prints the apt-get/dnf command
 	$(BIN)/sketchgen $(ARGS)
 
 test: venv-all

@@ -43,6 +43,16 @@ DRAW_TAB, REPLAY_TAB, MORPH_TAB = 0, 1, 2
 STATUS_MS = 6000
 
 
+def redo_keys() -> list[QKeySequence]:
+    """The platform's redo keys (all of them: QKeySequence(StandardKey) keeps only the first), plus the two that
+    people try everywhere, Ctrl+Shift+Z and Ctrl+Y, where the platform lacks one."""
+    keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+    for extra in ("Ctrl+Shift+Z", "Ctrl+Y"):
+        if QKeySequence(extra) not in keys:
+            keys.append(QKeySequence(extra))
+    return keys
+
+
 def app_version() -> str:
     """The installed package's version (the source tree's when not installed)."""
     try:
@@ -165,10 +175,10 @@ class MainWindow(QMainWindow):
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence(key.Undo))
+        self.undo_action.setShortcuts(key.Undo)
         self.undo_action.setIcon(undo_icon())
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut(QKeySequence(key.Redo))
+        self.redo_action.setShortcuts(redo_keys())
         self.redo_action.setIcon(redo_icon())
         self.clear_action = self._action("&Clear", self.clear_drawing, "Ctrl+Delete", sp.SP_DialogResetButton,
                                          "Clear the drawing (undoable)")
@@ -245,6 +255,7 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addWidget(self.temperature)
         self.export_png_action.setIconText("Export")
+        self.sample_action.setIconText("Sample")  # short words: the temperature fits beside them at 800 px
         # File and edit buttons show only their (standard, familiar) icons, so the model's actions and the
         # temperature keep their words and fit beside them in an 800-pixel-wide window.
         for action in bar.actions()[:7]:

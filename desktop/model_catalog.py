@@ -182,9 +182,10 @@ def card_license(card: Mapping[str, Any]) -> str:
 _SPLIT_LOSS = re.compile(r"^(train|valid|test)_(.+)$")
 
 
-def _split_losses(losses: Any) -> str | None:
+def _split_losses(losses: Any, conditional: bool = True) -> str | None:
     """The exporter's flat ``{"valid_L_R": .., "test_L_R": .., ...}`` as one line per loss:
-    ``L_R: valid 0.7613, test 0.7441``; None for any other layout."""
+    ``L_R: valid 0.7613, test 0.7441``; None for any other layout. A decoder-only model has no latent, so its
+    L_KL is not a measured 0 but does not exist: shown as "-"."""
     if not isinstance(losses, Mapping) or not losses:
         return None
     grouped: dict[str, list[str]] = {}
@@ -192,7 +193,8 @@ def _split_losses(losses: Any) -> str | None:
         match = _SPLIT_LOSS.match(str(key))
         if match is None or isinstance(value, (Mapping, list)):
             return None
-        grouped.setdefault(match.group(2), []).append(f"{match.group(1)} {_format_value(value)}")
+        shown = "-" if match.group(2) == "L_KL" and not conditional else _format_value(value)
+        grouped.setdefault(match.group(2), []).append(f"{match.group(1)} {shown}")
     return "\n".join(f"{name}: {', '.join(parts)}" for name, parts in grouped.items())
 
 
@@ -221,13 +223,13 @@ def card_facts(card: Mapping[str, Any]) -> list[tuple[str, str]]:
         names = [str(d.get("name") or d.get("file") or d.get("path") or "?") for d in datasets]
         facts.append(("Data set", ", ".join(names)))
     facts.append(("License", card_license(card)))
-    losses = _split_losses(card.get("losses")) or _fact(card, ("losses", "final_losses", "loss"))
+    conditional = _first(card, "conditional")
+    losses = _split_losses(card.get("losses"), conditional is not False) or _fact(card, ("losses", "final_losses", "loss"))
     if losses is not None:
         facts.append(("Losses", losses))
     steps = _fact(card, ("steps_trained", "steps", "train_steps"))
     if steps is not None:
         facts.append(("Steps trained", steps))
-    conditional = _first(card, "conditional")
     if conditional is not None:
         facts.append(("Kind", "conditional VAE (encoder + decoder)" if conditional else "decoder only"))
     size = _size(card)
