@@ -123,6 +123,13 @@ class CanvasAnimator(QObject):
         self._end()
         self.canvas.set_preview([])
 
+    def hold_at(self, seconds: float) -> None:
+        """Stop the clock and show the moment ``seconds`` into the animation (screenshots; :meth:`finish_now` goes
+        on to the end)."""
+        if self.path is not None:
+            self._timer.stop()
+            self._show(min(seconds, self.path.duration - 1e-6))
+
     def finish_now(self) -> None:
         """Jump to the end (a draw animation commits everything)."""
         if self.path is not None:
@@ -136,6 +143,8 @@ class CanvasAnimator(QObject):
             if was_running:
                 self.runningChanged.emit(False)
             return
+        if mode == "draw":
+            self.canvas.set_preview([])  # the real strokes replace the faded proposal
         self.path, self.mode, self.frames = PenPath(strokes, self.speed), mode, 0
         self._clock.start()
         self._timer.start()

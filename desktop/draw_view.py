@@ -226,6 +226,7 @@ class DrawView(QWidget):
             return False
         self._drawing_index = index
         self.animator.draw(strokes)
+        self.message.emit(f"The model is drawing suggestion {index + 1}; put the pen down to take over.")
         return True
 
     def _keep_drawn(self, strokes: list[Stroke]) -> None:

@@ -1,11 +1,11 @@
 """``python -m desktop.screenshots OUTDIR``: PNG screenshots of the real app for the docs (``make screenshots``).
 
 Runs the real window (QT_QPA_PLATFORM=offscreen on a headless machine) with a throw-away $SKETCHGEN_HOME on the
-default shipped model, and goes through the app as a person would: draws strokes with mouse events and points at
-a suggestion, reconstructs and pauses the replay mid-way, morphs between two sketches and builds the 2x2 grid, and
+default shipped model, and goes through the app as a person would: draws strokes with mouse events, points at a
+suggestion and has the model draw it (caught mid-stroke), reconstructs and pauses the replay mid-way, morphs between two sketches and builds the 2x2 grid, and
 opens the model information. Every model call is seeded, so the pictures only change when the model does. The
 sketches come from the shared aaron_sheep data when it is there, else from simple shapes, so it works on a fresh
-clone too. Writes OUTDIR/screenshot-{draw,replay,morph,morph-grid,model}.png.
+clone too. Writes OUTDIR/screenshot-{draw,animation,replay,morph,morph-grid,model}.png.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ __all__ = ["main", "SHOTS"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHEEP = REPO_ROOT.parent / "shared" / "data" / "sketch-rnn-datasets" / "aaron_sheep.npz"
-SHOTS = ("draw", "replay", "morph", "morph-grid", "model")
+SHOTS = ("draw", "animation", "replay", "morph", "morph-grid", "model")
 WINDOW_SIZE = (1280, 800)
 SEED = 7
 TEMPERATURE = 0.3  # careful strokes read better in a small picture
@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     # the first 40% of its points: the head and the start of the back, where the model has something to add (a
     # whole outline with legs is a finished sheep to it: every suggestion would stop there)
     _draw_with_mouse(view.canvas, stroke3_to_polylines(first[: max(2, int(len(first) * 0.4))]))
+    usable: list[int] = []
     if model is not None:
         _wait(app, lambda: view._continuations_for == window.document.revision, 60)
         usable = [i for i, c in enumerate(view.continuations) if c]
@@ -147,8 +148,20 @@ def main(argv: list[str] | None = None) -> int:
             thumb = view.panel.thumbnails[usable[0]]
             QTest.mouseMove(thumb, QPoint(thumb.width() // 2, thumb.height() // 2))
             _wait(app, lambda: bool(view.canvas.preview()), 2)
+    _wait(app, lambda: view.animator.path is None, 5)  # the preview drawn in full
     _wait(app, lambda: False, 0.2)
     _save(window.grab().toImage(), out / "screenshot-draw.png")
+
+    # The model drawing the suggestion it was asked for onto the canvas, caught mid-stroke.
+    if model is not None and usable:
+        view.accept_continuation(usable[0])
+        path = view.animator.path
+        if path is not None:
+            view.animator.hold_at(path.duration * 0.55)
+            _wait(app, lambda: False, 0.2)
+            _save(window.grab().toImage(), out / "screenshot-animation.png")
+            view.animator.finish_now()
+            _wait(app, lambda: not view.animator.is_drawing(), 2)
     QTest.mouseMove(view.canvas, QPoint(5, 5))
 
     # Replay: the reconstruction of the whole sheep, beside the original, paused mid-way.
