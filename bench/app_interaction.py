@@ -259,10 +259,10 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        tmp = RESULTS.with_suffix(".md.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, RESULTS)
+        from sketchgen.fileio import atomic_write
+
+        with atomic_write(RESULTS, "w") as out:
+            out.write(text)
         print(f"wrote {RESULTS}")
     return 0
 

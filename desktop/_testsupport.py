@@ -176,4 +176,22 @@ def loaded_window(make_window, qtbot, folder=None):
     return window
 
 
-__all__ += ["loaded_window", "LOAD_TIMEOUT_MS"]
+SQUARE = np.array([[0, 0, 0], [90, 0, 0], [0, 90, 0], [-90, 0, 0], [0, -90, 1]], np.float32)
+TRIANGLE = np.array([[0, 0, 0], [60, 100, 0], [60, -100, 0], [-120, 0, 1]], np.float32)
+
+
+def morphing_window(make_window, qtbot):
+    """A loaded window on its Morph tab with a square in slot A and a triangle in B, once the in-between sketch is
+    decoded (skips for a decoder-only model)."""
+    window = loaded_window(make_window, qtbot)
+    if not window.model.conditional:
+        pytest.skip("the model is decoder-only; morphing needs an encoder")
+    morph, state = window.morph_view, window.morph_state
+    window.tabs.setCurrentWidget(morph)
+    morph.set_slot("A", SQUARE)
+    morph.set_slot("B", TRIANGLE)
+    qtbot.waitUntil(lambda: state.between is not None, timeout=LOAD_TIMEOUT_MS)
+    return window
+
+
+__all__ += ["loaded_window", "LOAD_TIMEOUT_MS", "SQUARE", "TRIANGLE", "morphing_window"]

@@ -20,35 +20,30 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
-from desktop.export_targets import ExportFormat, ExportTarget, TargetKind
 from desktop._testsupport import (  # noqa: F401 (fixtures)
+    LOAD_TIMEOUT_MS,
+    SQUARE,
+    TRIANGLE,
     drag_slider,
     draw_stroke,
+    loaded_window,
     make_window,
+    morphing_window,
     shipped_model,
     sketchgen_home,
     zigzag,
 )
+from desktop.export_targets import ExportFormat, ExportTarget, TargetKind
 from desktop.document import MODEL, strokes_to_stroke3
 from desktop.model_catalog import SHIPPED_MODELS_DIR, card_facts
 from desktop.morph import HANDLE_STEPS
 from desktop.painting import MODEL_INK
 
-LOAD_TIMEOUT_MS = 60000
 MODEL_TIMEOUT_MS = 60000
 GUI_BUDGET_MS = 50  # a result callback may hold the GUI thread this long (the model itself runs on the worker)
 
-SQUARE = np.array([[0, 0, 0], [90, 0, 0], [0, 90, 0], [-90, 0, 0], [0, -90, 1]], np.float32)
-TRIANGLE = np.array([[0, 0, 0], [60, 100, 0], [60, -100, 0], [-120, 0, 1]], np.float32)
-
-
 def _loaded_window(make_window, qtbot, folder=None):
-    folder = folder or shipped_model()
-    window = make_window(start=False)
-    with qtbot.waitSignal(window.modelLoaded, timeout=LOAD_TIMEOUT_MS):
-        window.start_up(str(folder))
-    assert window.model is not None and not window.errors, window.errors
-    return window
+    return loaded_window(make_window, qtbot, folder)
 
 
 def _wait_for_continuations(qtbot, window) -> None:
@@ -199,14 +194,8 @@ def test_temperature_and_seed_reach_every_model_call(make_window, qtbot):
 
 
 def test_dragging_the_morph_handle_with_the_mouse_changes_the_in_between_sketch(make_window, qtbot):
-    window = _loaded_window(make_window, qtbot)
-    if not window.model.conditional:
-        pytest.skip("the model is decoder-only; morphing needs an encoder")
+    window = morphing_window(make_window, qtbot)
     morph, state = window.morph_view, window.morph_state
-    window.tabs.setCurrentWidget(morph)
-    morph.set_slot("A", SQUARE)
-    morph.set_slot("B", TRIANGLE)
-    qtbot.waitUntil(lambda: state.between is not None, timeout=MODEL_TIMEOUT_MS)
     assert morph.between_view.caption.startswith("In between: 50 %")
 
     seen = {}  # handle position -> the in-between sketch shown for it

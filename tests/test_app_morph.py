@@ -6,24 +6,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop._testsupport import drag_slider, loaded_window, make_window, sketchgen_home  # noqa: F401 (fixtures)
+from desktop._testsupport import (  # noqa: F401 (fixtures)
+    drag_slider,
+    make_window,
+    morphing_window,
+    sketchgen_home,
+)
 from desktop.morph import GRID_SIZE, HANDLE_STEPS, STRIP_LENGTH
 
 MODEL_TIMEOUT_MS = 60000
-SQUARE = np.array([[0, 0, 0], [90, 0, 0], [0, 90, 0], [-90, 0, 0], [0, -90, 1]], np.float32)
-TRIANGLE = np.array([[0, 0, 0], [60, 100, 0], [60, -100, 0], [-120, 0, 1]], np.float32)
 
 
 @pytest.fixture
 def morphing(make_window, qtbot):
-    window = loaded_window(make_window, qtbot)
-    if not window.model.conditional:
-        pytest.skip("the model is decoder-only; morphing needs an encoder")
-    morph, state = window.morph_view, window.morph_state
-    window.tabs.setCurrentWidget(morph)
-    morph.set_slot("A", SQUARE)
-    morph.set_slot("B", TRIANGLE)
-    qtbot.waitUntil(lambda: state.between is not None and len(state.strip) == STRIP_LENGTH, timeout=MODEL_TIMEOUT_MS)
+    window = morphing_window(make_window, qtbot)
+    state = window.morph_state
+    qtbot.waitUntil(lambda: len(state.strip) == STRIP_LENGTH, timeout=MODEL_TIMEOUT_MS)
     qtbot.wait(50)  # paint
     return window
 
