@@ -37,6 +37,7 @@ from export.model_weights import decoder_weights, encoder_weights
 from sketchgen.graphs import OPSET, build_encoder, build_prime, build_sampler, build_step
 from sketchgen.engine import runtime
 from sketchgen.errors import SketchGenError
+from sketchgen.fileio import check_writable_folder
 
 GRAPH_FILES = (runtime.ENCODER, runtime.ENCODER_INT8, runtime.DECODER_INIT, runtime.DECODER_STEP, runtime.DECODER_PRIME,
                runtime.DECODER_SAMPLE, runtime.DECODER_SAMPLE_INT8)
@@ -156,8 +157,7 @@ def _check_target(out: Path, force: bool) -> None:
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ExportError(f"{out.parent}: cannot create the folder ({exc.strerror or exc})") from None
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise ExportError(f"{out.parent}: cannot write to this folder (permission denied); nothing was exported")
+    check_writable_folder(out.parent)  # before the conversion, not after it
     _remove_stale_temporaries(out)
 
 

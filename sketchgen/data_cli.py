@@ -20,7 +20,7 @@ import numpy as np
 from sketchgen.console import ArgumentParser, console_main
 from sketchgen.datafiles import SPLITS, read_npz_splits, save_npz
 from sketchgen.download import BASE_URL_ENV, DEFAULT_BASE_URL, download_category
-from sketchgen.errors import ConfigError, SketchError, SketchGenError
+from sketchgen.errors import ConfigError, DataFileError, SketchError, SketchGenError
 from sketchgen.quickdraw import load_ndjson
 from sketchgen.safe_npz import DEFAULT_MAX_DATA_MB, MAX_DATA_MB_ENV, max_data_bytes
 from sketchgen.strokes import scale_factor
@@ -164,7 +164,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         print(f"dropped {dropped} drawings longer than --max-len {args.max_len} points (kept {len(kept)})")
         drawings = kept
     if not drawings:
-        raise SketchGenError("no drawings to write: every input line was bad or too long")
+        raise DataFileError(", ".join(args.inputs), "no drawings to write: every input line was bad or too long")
     n_train, n_valid, n_test = split_counts(args.split, len(drawings))
     order = np.random.default_rng(args.seed).permutation(len(drawings))
     shuffled = [drawings[i] for i in order]

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from sketchgen.datafiles import SPLITS, load_npz
 from sketchgen.errors import DataFileError, SketchGenError
+from sketchgen.fileio import check_writable_folder
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -189,8 +190,7 @@ def download_category(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataFileError(folder, f"cannot create the download folder ({exc.strerror or exc})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise DataFileError(folder, "cannot write to the download folder (permission denied)")
+    check_writable_folder(folder)
 
     for attempt in range(2):  # a second, clean attempt when the part file turns out not to continue
         try:

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "sha256_file"]
+from sketchgen.errors import DataFileError
+
+__all__ = ["atomic_write", "sha256_file", "check_writable_folder"]
 
 
 def _current_umask() -> int:
@@ -66,3 +68,22 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_writable_folder(folder: str | os.PathLike[str]) -> None:
+    """Raise DataFileError naming ``folder`` unless a file can be created in it (or, for a folder yet to be made, in
+    its nearest existing parent). Tried, not guessed: ``os.access`` says yes to root on a read-only file system.
+    Commands call it before long work, so a wrong output folder fails at once, not after the work is done."""
+    target = Path(folder)
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataFileError(existing, "is a file, not a folder")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".sketchgen-write-check-", dir=existing)
+    except OSError as exc:
+        what = "write to this folder" if existing == target else f"create {target} in this folder"
+        raise DataFileError(existing, f"cannot {what} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(name)

@@ -12,7 +12,6 @@ N > 1 draws a grid. Every user error prints ``error: <message>`` and exits with 
 from __future__ import annotations
 
 import math
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 
 from sketchgen.console import ArgumentParser, console_main
 from sketchgen.errors import ConfigError, DataFileError
-from sketchgen.fileio import atomic_write
+from sketchgen.fileio import atomic_write, check_writable_folder
 
 __all__ = ["main", "build_parser", "grid_svg"]
 
@@ -99,8 +98,7 @@ def _check_out(out: Path) -> None:
     folder = out.parent
     if not folder.is_dir():
         raise ConfigError(f"{folder}: folder does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"{folder}: cannot write to this folder (permission denied)")
+    check_writable_folder(folder)
 
 
 def _check_size(n: int, size: int, cols: int | None) -> None:

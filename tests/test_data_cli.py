@@ -143,7 +143,7 @@ def test_split_specifications() -> None:
         (["info", "{tmp}/absent.npz"], "error: {tmp}/absent.npz: no such file"),
         (["info", "{tmp}/text.npz"], "error: {tmp}/text.npz: is not an .npz file"),
         (["convert", "{tmp}/absent.ndjson", "--out", "{tmp}/o.npz"], "error: {tmp}/absent.ndjson: no such file"),
-        (["convert", "{tmp}/all_bad.ndjson", "--out", "{tmp}/o.npz"], "error: no drawings to write"),
+        (["convert", "{tmp}/all_bad.ndjson", "--out", "{tmp}/o.npz"], "all_bad.ndjson: no drawings to write"),
         (["convert", "{tmp}/few.ndjson", "--out", "{tmp}/o.npz", "--split", "5,5,5"], "but only 3 are available"),
         (["convert", "{tmp}/few.ndjson", "--out", "{tmp}/o.npz", "--split", "x"], "--split needs three values"),
         (["convert", "{tmp}/few.ndjson", "--out", "{tmp}/o.npz", "--max-len", "0"], "--max-len must be at least 1"),

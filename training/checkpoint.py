@@ -161,18 +161,6 @@ def verify_checkpoint(folder: Path) -> None:
                                  f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
 
 
-def check_writable_folder(folder: Path) -> None:
-    """Fail early (a ModelError naming it) when ``folder`` cannot be created or written: not after hours of work."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        raise ModelError(existing, "is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        what = "write to this folder" if existing == folder else f"create {folder} in this folder"
-        raise ModelError(existing, f"cannot {what} (permission denied)")
-
-
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The records of a run's ``metrics.jsonl``, in order. A partial last line (a run killed mid-write) is skipped;
     any other line that is not a JSON object is a ModelError naming the file and line."""

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sketchgen.console import ArgumentParser, console_main
 from sketchgen.errors import ConfigError
+from sketchgen.fileio import check_writable_folder
 from training.config import HParams
 
 DEFAULT_DATA_DIR = "data"  # where `sketchgen-data download` puts files by default
@@ -205,7 +206,7 @@ def _train(args: argparse.Namespace) -> int:
             raise ConfigError(f"{experiment}: cannot resume: there is no complete '{ckpt.LATEST}' checkpoint "
                               f"({ckpt.LATEST}/{ckpt.CKPT_PREFIX}.index and {ckpt.LATEST}/{ckpt.STATE_FILE}); "
                               "nothing was changed. Start a new run with another --experiment_dir")
-        ckpt.check_writable_folder(experiment)
+        check_writable_folder(experiment)
         hp = _resumed_hparams(args, experiment)
     else:
         hp = _fresh_hparams(args, initial.config if initial else None)
@@ -216,7 +217,7 @@ def _train(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--init-from {args.init_from}: the model has trained {initial.steps_trained} "
                                   f"steps; give the total to reach with --steps N (N > {initial.steps_trained})")
         experiment = Path(args.experiment_dir) if args.experiment_dir else _default_experiment_dir(hp)
-        ckpt.check_writable_folder(experiment)
+        check_writable_folder(experiment)
         if ckpt.checkpoint_dir(experiment, ckpt.LATEST) or ckpt.checkpoint_dir(experiment, ckpt.BEST):
             raise ConfigError(f"{experiment} already holds a training run; continue it with --resume, or choose "
                               "another --experiment-dir")
@@ -224,18 +225,11 @@ def _train(args: argparse.Namespace) -> int:
 
     _apply_max_data_mb(args)
     _quiet_tensorflow()
-    if latest is not None:
-        ckpt.verify_checkpoint(latest)  # a damaged checkpoint refuses here, before anything in the run changes
-    strategy = _make_strategy(args.strategy)  # before any other TensorFlow op (multi-worker needs that)
+    # The data and the checkpoint's state are read before TensorFlow is imported: a bad file fails in a second.
     from training.dataset import BatchingOptions, load_sketch_data
-    from training.trainer import TrainOptions, Trainer
-
-    def fresh_options() -> TrainOptions:
-        batching = BatchingOptions(bucketing=args.bucketing, pool_batches=args.bucket_pool,
-                                   pad_multiple=8 if args.xla else 1)  # XLA compiles once per distinct length
-        return TrainOptions(batching, jit_compile=args.xla, log_every=args.log_every, progress=not args.quiet)
 
     if args.resume:
+        state = ckpt.read_state(latest)
         info = ckpt.read_json(experiment / ckpt.DATA_FILE)
         expected = {s["name"]: s["sha256"] for s in info.get("sources", [])}
         if args.data:
@@ -250,19 +244,25 @@ def _train(args: argparse.Namespace) -> int:
         if names != list(info.get("data_sets", names)):
             raise ConfigError(f"the run was trained on {', '.join(info['data_sets'])}; --resume got "
                               f"{', '.join(names)}")
-        if latest is not None:
-            state = ckpt.read_state(latest)
-            options = TrainOptions.from_dict(state.get("options", {}), progress=not args.quiet)
-            if not args.bucketing and options.batching.bucketing:
-                raise ConfigError("--no-bucketing: the run being resumed uses bucketing; --resume keeps it")
-            options.jit_compile = args.xla or options.jit_compile
-        else:
-            options = fresh_options()
     else:
         data = load_sketch_data(hp.data_set, args.data_dir or DEFAULT_DATA_DIR, hp.max_seq_len,
                                 scale=initial.scale_factor if initial else None)  # the model's units
         hp = hp.with_overrides({"data_set": [s.name for s in data.sources], "max_seq_len": data.max_seq_len})
-        options = fresh_options()
+
+    if latest is not None:
+        ckpt.verify_checkpoint(latest)  # a damaged checkpoint refuses here, before anything in the run changes
+    strategy = _make_strategy(args.strategy)  # before any other TensorFlow op (multi-worker needs that)
+    from training.trainer import TrainOptions, Trainer
+
+    if latest is not None:
+        options = TrainOptions.from_dict(state.get("options", {}), progress=not args.quiet)
+        if not args.bucketing and options.batching.bucketing:
+            raise ConfigError("--no-bucketing: the run being resumed uses bucketing; --resume keeps it")
+        options.jit_compile = args.xla or options.jit_compile
+    else:
+        batching = BatchingOptions(bucketing=args.bucketing, pool_batches=args.bucket_pool,
+                                   pad_multiple=8 if args.xla else 1)  # XLA compiles once per distinct length
+        options = TrainOptions(batching, jit_compile=args.xla, log_every=args.log_every, progress=not args.quiet)
     options.lstm_implementation = args.lstm_implementation
     if latest is None:
         (experiment / ckpt.METRICS_FILE).unlink(missing_ok=True)  # left by an earlier attempt that saved nothing
