@@ -75,7 +75,7 @@ class DrawingCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
-        self.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, True)
+        self.grabGesture(Qt.GestureType.PinchGesture)  # touch screens (touchpads send native zoom gestures)
         self.setAccessibleName("Drawing canvas")
         document.changed.connect(self.update)
 
@@ -134,10 +134,16 @@ class DrawingCanvas(QWidget):
         event.accept()
 
     def event(self, event: QEvent) -> bool:
-        """Pinch to zoom on touchpads and touch screens (the platform's native zoom gesture)."""
+        """Pinch to zoom: a touchpad's native zoom gesture, or a pinch on a touch screen."""
         if isinstance(event, QNativeGestureEvent) and event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture:
             self.zoom_about(1.0 + event.value(), event.position())
             return True
+        if event.type() == QEvent.Type.Gesture:
+            pinch = event.gesture(Qt.GestureType.PinchGesture)
+            if pinch is not None:
+                self.zoom_about(pinch.scaleFactor(), self.mapFromGlobal(pinch.centerPoint()))
+                event.accept(pinch)
+                return True
         return super().event(event)
 
     # preview and overlay ----------------------------------------------------------------------------------------------

@@ -204,6 +204,8 @@ class MainWindow(QMainWindow):
         for index, name in enumerate(("&Draw", "&Replay", "&Morph")):
             self.tab_actions.append(self._action(name, lambda i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}"))
         self.full_screen_action = self._action("&Full screen", self._toggle_full_screen, key.FullScreen)
+        self.fit_action = self._action("F&it the drawing", lambda: self.draw_view.canvas.fit_to_drawing(), "Ctrl+0",
+                                       None, "Show the whole drawing on the canvas (the wheel zooms)")
         self.about_action = self._action("&About SketchGen", self.show_about, key.HelpContents)
 
     def _build_menus(self) -> None:
@@ -228,7 +230,7 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addActions(self.tab_actions)
         view_menu.addSeparator()
-        view_menu.addAction(self.replay_drawing_action)
+        view_menu.addActions([self.replay_drawing_action, self.fit_action])
         toggle = self.model_dock.toggleViewAction()
         toggle.setText("&Model panel")
         toggle.setShortcut(QKeySequence("Ctrl+M"))

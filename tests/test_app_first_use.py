@@ -149,6 +149,27 @@ def test_opening_a_large_sketch_fits_it_and_the_wheel_zooms_about_the_pointer(ma
     assert np.ptp(drawn[:, 0]) == pytest.approx(100 / canvas.zoom, rel=0.02)
 
 
+def test_a_touchpad_pinch_zooms_and_ctrl_0_fits_again(make_window, qtbot):
+    from PySide6.QtGui import QNativeGestureEvent, QPointingDevice
+
+    window = make_window(start=False)
+    canvas = window.draw_view.canvas
+    draw_stroke(canvas, [(40, 40), (200, 60), (120, 200)])
+    at = QPointF(canvas.width() / 2, canvas.height() / 2)
+    pinch = QNativeGestureEvent(Qt.NativeGestureType.ZoomNativeGesture, QPointingDevice.primaryPointingDevice(), 2,
+                                at, at, QPointF(canvas.mapToGlobal(at)), 0.5, QPointF(0, 0))
+    QApplication.sendEvent(canvas, pinch)
+    assert canvas.zoom == pytest.approx(1.5)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    canvas.setFocus()
+    QTest.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.zoom == pytest.approx(1.0)  # the drawing fits at zoom 1: shown at its own size, centred
+    points = window.document.strokes[0].points
+    middle = canvas.to_widget(((points.min(axis=0) + points.max(axis=0)) / 2)[None, :])[0]
+    assert np.allclose(middle, [canvas.width() / 2, canvas.height() / 2], atol=1)
+
+
 def test_absurd_coordinates_open_visible_with_a_warning(make_window, tmp_path):
     window = make_window(start=False)
     path = tmp_path / "huge.json"
