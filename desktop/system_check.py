@@ -126,10 +126,15 @@ def main() -> int:
     missing = missing_libraries()
     if not missing:
         return 0
-    print("SketchGen cannot start yet: Qt's X11 plugin needs system libraries this machine lacks:\n  "
-          + ", ".join(missing) + "\nInstall them with:", file=sys.stderr)
+    # In a Wayland session Qt uses its Wayland plugin and X11 is only the fallback: a note, not a stop.
+    wayland = not platform and bool(os.environ.get("WAYLAND_DISPLAY"))
+    head = ("Note: Qt's X11 fallback lacks system libraries" if wayland else
+            "SketchGen cannot start yet: Qt's X11 plugin needs system libraries this machine lacks")
+    print(f"{head}:\n  " + ", ".join(missing) + "\nInstall them with:", file=sys.stderr)
     for line in install_command(missing, distribution()):
         print(f"  {line}", file=sys.stderr)
+    if wayland:
+        return 0
     print("then run `make run` again.", file=sys.stderr)
     return 1
 

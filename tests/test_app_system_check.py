@@ -12,7 +12,7 @@ from desktop.system_check import PACKAGES, distribution, install_command, missin
 
 
 def _check(**env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    environ = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
     environ.update(env, PYTHONPATH=str(REPO_ROOT))
     return subprocess.run([sys.executable, "-m", "desktop.system_check"], cwd=REPO_ROOT, env=environ,
                           capture_output=True, text=True, timeout=60)
@@ -36,6 +36,13 @@ def test_the_check_names_what_this_machine_lacks_and_the_command_that_installs_i
 
 def test_no_x11_no_check():
     assert _check(QT_QPA_PLATFORM="offscreen").returncode == 0
+
+
+def test_in_a_wayland_session_missing_x11_libraries_are_a_note_not_a_stop():
+    result = _check(WAYLAND_DISPLAY="wayland-0")
+    assert result.returncode == 0
+    if missing_libraries():
+        assert result.stderr.startswith("Note:") and "install -y" in result.stderr
 
 
 def test_a_library_qt_loads_at_run_time_is_checked_too(tmp_path):
