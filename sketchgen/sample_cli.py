@@ -3,6 +3,12 @@
     sketchgen-sample --model sheep --out sheep.png
     sketchgen-sample --model assets/models/sheep --n 9 --temperature 0.4 --seed 1 --out grid.svg
     sketchgen-sample --model sheep --n 8 --temperature 0.1 --finished --out calm.png
+    sketchgen-sample --model sheep --n 9 --temperature 0.3 --rule paper --out paper.png
+
+``--rule`` says how the temperature acts: ``js`` (default: the official demos' rule, a discrete temperature of
+0.5 + 0.5 x temperature for the stroke and pen choices, sigma x sqrt(temperature)), ``paper`` (one temperature
+for everything, sigma x sqrt(temperature)) or ``magenta`` (magenta's Python sampler: sigma x temperature).
+``--discrete-temperature`` sets the choices' temperature directly.
 
 ``--finished`` keeps drawings the model ended itself, as the app does (at low temperatures an early model often
 loops on to its last point instead): it draws four per wanted sketch and takes those first.
@@ -20,6 +26,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from sketchgen.console import ArgumentParser, console_main
+from sketchgen.engine.sampling import DEFAULT_RULE, TEMPERATURE_RULES
 from sketchgen.errors import ConfigError, DataFileError
 from sketchgen.fileio import atomic_write, check_writable_folder
 
@@ -32,11 +39,19 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--out", required=True, help="output file: .svg or .png (a grid when --n > 1)")
     parser.add_argument("--n", type=int, default=1, help="number of sketches (default 1)")
     parser.add_argument("--temperature", type=float, default=0.5,
-                        help="randomness, as in sketch-rnn: 0 is the greedy path, 1 the model's own spread "
-                             "(default 0.5)")
+                        help="randomness, as in sketch-rnn: 0 draws offsets at the means, 1 with the model's own "
+                             "spread (default 0.5)")
+    parser.add_argument("--rule", choices=TEMPERATURE_RULES, default=DEFAULT_RULE,
+                        help="how the temperature acts (default js, as the official demos: stroke and pen choices at "
+                             "0.5 + 0.5 x temperature); paper: one temperature for everything; magenta: magenta's "
+                             "Python sampler")
+    parser.add_argument("--discrete-temperature", type=float, default=None,
+                        help="temperature of the stroke and pen choices, instead of the rule's (0: always the most "
+                             "likely)")
     parser.add_argument("--seed", type=int, default=None, help="makes the drawing reproducible")
     parser.add_argument("--max-len", type=int, default=None, help="most points per sketch (default: the model's)")
-    parser.add_argument("--greedy", action="store_true", help="always the most likely choice (temperature 0)")
+    parser.add_argument("--greedy", action="store_true",
+                        help="always the most likely choice, offsets at the means (no randomness)")
     parser.add_argument("--finished", action="store_true",
                         help="prefer sketches the model ended itself (draws 4 per sketch, as the app does)")
     parser.add_argument("--size", type=int, default=256, help="pixels per sketch (default 256)")
@@ -111,6 +126,14 @@ def _check_size(n: int, size: int, cols: int | None) -> None:
                           f"over the limit of {MAX_IMAGE_PIXELS // 1_000_000} megapixels: lower --size or --n")
 
 
+def _rule_words(args) -> str:
+    if args.greedy:
+        return "greedy"
+    words = f"temperature {args.temperature:g} ({args.rule} rule"
+    return words + (f", discrete temperature {args.discrete_temperature:g})" if args.discrete_temperature is not None
+                    else ")")
+
+
 @console_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -129,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     limit = args.max_len or model.max_seq_len
     drawn = args.n * (ATTEMPTS_PER_DRAWING if args.finished else 1)
     sketches = model.sample(n=drawn, temperature=args.temperature, max_len=args.max_len, greedy=args.greedy,
-                            seed=args.seed)
+                            seed=args.seed, temperature_rule=args.rule, discrete_temperature=args.discrete_temperature)
     sketches = prefer_finished(sketches, args.n, limit) if args.finished else sketches
     try:
         _write(out, sketches, args.size, args.cols)
@@ -139,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ended = sum(finished(s, limit) for s in sketches)
     rest = f", the rest ran to {limit} points" if ended < len(sketches) else ""
     print(f"wrote {out}: {len(sketches)} sketch{'es' if len(sketches) > 1 else ''} ({ended} ended by the model{rest}), "
-          f"{points} points, "
+          f"{points} points, {_rule_words(args)}, "
           f"{model.provider.removesuffix('ExecutionProvider')}, {model.sampler}/{model.precision} sampler")
     return 0
 

@@ -236,8 +236,13 @@ def test_samples_follow_sketch_rnns_own_sampler(model: SketchModel) -> None:
 def test_temperature_extremes(model: SketchModel) -> None:
     z = np.random.default_rng(0).standard_normal((3, model.z_size)).astype(np.float32)
     greedy = model.sample(z=z, greedy=True, seed=1)
-    _same(model.sample(z=z, temperature=0.0, seed=2), greedy, atol=0)  # no randomness is used at all
-    _same(model.sample(z=z, temperature=1e-6, seed=3), greedy, atol=0.01 * model.scale_factor)
+    for rule in ("paper", "magenta"):  # one temperature for everything: tau = 0 uses no randomness at all
+        _same(model.sample(z=z, temperature=0.0, seed=2, temperature_rule=rule), greedy, atol=0)
+        _same(model.sample(z=z, temperature=1e-6, seed=3, temperature_rule=rule), greedy,
+              atol=0.01 * model.scale_factor)
+    # the JS rule keeps a discrete temperature of 0.5 at tau = 0 (offsets at the means); 0 makes it greedy
+    _same(model.sample(z=z, temperature=0.0, seed=2, discrete_temperature=0.0), greedy, atol=0)
+    _same(model.sample(z=z, greedy=True, seed=5, temperature_rule="js", discrete_temperature=0.7), greedy, atol=0)
     for tau in (1e-6, 1e-3, 5.0):
         for s in model.sample(n=4, temperature=tau, seed=4):
             assert np.isfinite(s).all()
@@ -256,8 +261,10 @@ def test_temperature_1e3_makes_the_greedy_choice(model: SketchModel) -> None:
     for _ in range(3):  # some realistic states
         out = model._step(x, z, h, c)
         h, c = out["h_out"], out["c_out"]
-    greedy = model.decode(x, h, c, z, draw_noise(rng, 1, np.zeros(rows), model.num_mixture), stop_at_end=False)
-    cold = model.decode(x, h, c, z, draw_noise(rng, 1, np.full(rows, 1e-3), model.num_mixture), stop_at_end=False)
+    greedy = model.decode(x, h, c, z, draw_noise(rng, 1, np.zeros(rows), model.num_mixture, "paper"),
+                          stop_at_end=False)
+    cold = model.decode(x, h, c, z, draw_noise(rng, 1, np.full(rows, 1e-3), model.num_mixture, "paper"),
+                        stop_at_end=False)
     same_pen = cold[1] == greedy[1]
     assert same_pen.mean() >= 0.97
     close = np.abs(cold[0] - greedy[0]).max(axis=-1) < 0.2 * np.sqrt(1e-3) * 10
@@ -298,6 +305,12 @@ def test_bad_arguments(model: SketchModel) -> None:
         model.sample(temperature=-1)
     with pytest.raises(ConfigError, match="temperature"):
         model.sample(temperature=float("nan"))
+    with pytest.raises(ConfigError, match="temperature_rule"):
+        model.sample(temperature_rule="fast")
+    with pytest.raises(ConfigError, match="discrete_temperature"):
+        model.continue_(np.array([[1.0, 2.0, 0.0], [3.0, 1.0, 1.0]]), discrete_temperature=-0.1)
+    with pytest.raises(ConfigError, match="discrete_temperature"):
+        model.decode_z(np.zeros(model.z_size), discrete_temperature="hot")
     with pytest.raises(ConfigError, match="n must be"):
         model.sample(n=0)
     with pytest.raises(ConfigError, match="z must have shape"):

@@ -18,7 +18,8 @@ from onnx import TensorProto, helper  # noqa: E402
 from conftest import random_stroke3  # noqa: E402
 from export import precision  # noqa: E402
 from sketchgen.graphs import UNROLL, DecoderWeights, build_sampler, build_step  # noqa: E402
-from sketchgen.engine.sampling import START_TOKEN, draw_noise, reference_loop  # noqa: E402
+from sketchgen.engine.sampling import (START_TOKEN, TEMPERATURE_RULES, classic_loop, draw_noise,  # noqa: E402
+                                       reference_loop, temperatures)
 
 H, NZ, M = 24, 6, 4
 
@@ -59,14 +60,14 @@ def step_function(sess, conditional: bool):
 
 
 def draw(sampler, step, w: DecoderWeights, batch: int, steps: int, tau: float, stop: bool, seed: int,
-         x0: np.ndarray | None = None, follow: bool = False):
+         x0: np.ndarray | None = None, follow: bool = False, rule: str = "js", discrete: float | None = None):
     """(fused offsets, fused pens, loop offsets, loop pens) from the same state and noise."""
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((batch, w.z_size)).astype(np.float32) if w.conditional else None
     h = np.tanh(rng.normal(0, 0.5, (batch, H))).astype(np.float32)
     c = rng.normal(0, 0.5, (batch, H)).astype(np.float32)
     x0 = np.tile(START_TOKEN, (batch, 1)) if x0 is None else x0
-    noise = draw_noise(rng, steps, np.full(batch, tau), M)
+    noise = draw_noise(rng, steps, np.full(batch, tau), M, rule, discrete)
     logits, angle = noise.graph_inputs()
     feeds = {"h0": h, "c0": c, "x0": x0, "noise_logits": logits, "noise_angle": angle,
              "stop_pen": np.array(2 if stop else 3, np.int64), **({"z": z} if w.conditional else {})}
@@ -75,9 +76,14 @@ def draw(sampler, step, w: DecoderWeights, batch: int, steps: int, tau: float, s
     return offsets, pens, ref[0], ref[1]
 
 
-CASES = [  # batch, steps, temperature, stop at the end
-    (1, 1, 0.8, True), (1, UNROLL - 3, 0.8, True), (1, UNROLL, 0.8, True), (3, UNROLL + 1, 0.8, True),
-    (4, 3 * UNROLL + 7, 0.8, True), (5, 60, 0.5, True), (2, 2 * UNROLL + 3, 0.8, False), (3, 25, 0.0, False)]
+CASES = [  # batch, steps, temperature, stop at the end, temperature rule, discrete temperature (None: the rule's)
+    (1, 1, 0.8, True, "js", None), (1, UNROLL - 3, 0.8, True, "paper", None), (1, UNROLL, 0.8, True, "magenta", None),
+    (3, UNROLL + 1, 0.8, True, "js", None), (4, 3 * UNROLL + 7, 0.8, True, "paper", None),
+    (5, 60, 0.5, True, "js", None), (2, 2 * UNROLL + 3, 0.8, False, "magenta", None),
+    (3, 25, 0.0, False, "js", None),     # tau 0 under the JS rule: discrete temperature 0.5, offsets at the means
+    (3, 25, 0.0, False, "paper", None),  # the greedy path
+    (2, 30, 0.3, True, "js", 0.0),       # greedy choices, sigma x sqrt(0.3)
+    (4, 40, 0.2, True, "magenta", 1.5)]
 
 
 @pytest.mark.parametrize("precision_, scales", [("fp32", "tensor"), ("int8", "tensor"), ("int8", "column"),
@@ -92,10 +98,10 @@ def test_fused_sampler_draws_exactly_the_steps_of_the_python_loop(precision_, sc
     sampler = session(build_sampler(w, precision_, scales=scales))
     step = step_function(session(build_step(w, precision_, scales=scales)), conditional)
     ended_early = 0
-    for i, (batch, steps, tau, stop) in enumerate(CASES):
+    for i, (batch, steps, tau, stop, rule, discrete) in enumerate(CASES):
         offsets, pens, ref_offsets, ref_pens = draw(sampler, step, w, batch, steps, tau, stop, seed=10 + i,
-                                                    follow=precision_ == "int8")
-        case = f"batch {batch}, {steps} steps, temperature {tau}, stop {stop}"
+                                                    follow=precision_ == "int8", rule=rule, discrete=discrete)
+        case = f"batch {batch}, {steps} steps, temperature {tau} ({rule}, discrete {discrete}), stop {stop}"
         assert offsets.shape == ref_offsets.shape and pens.shape == ref_pens.shape, case
         np.testing.assert_array_equal(pens, ref_pens, err_msg=case)
         np.testing.assert_allclose(offsets, ref_offsets, atol=1e-4, rtol=1e-5, err_msg=case)
@@ -108,6 +114,84 @@ def test_fused_sampler_draws_exactly_the_steps_of_the_python_loop(precision_, sc
         else:
             assert len(pens) == steps, case
     assert ended_early >= 3  # the cases do reach the early stop, inside blocks
+
+
+def test_temperature_rules_follow_the_official_samplers():
+    """js: @magenta/sketch getPDF (pi and pen logits / (0.5 + 0.5 tau), sigma x sqrt(tau)); paper: tau and
+    sqrt(tau); magenta: sample() passes sqrt(tau) to sample_gaussian_2d, which multiplies sigma by it squared."""
+    for tau in (0.0, 0.1, 0.3, 0.5, 1.0):
+        js, paper, magenta = (temperatures(tau, rule) for rule in ("js", "paper", "magenta"))
+        assert (js.discrete, js.sigma_scale) == pytest.approx((0.5 + 0.5 * tau, np.sqrt(tau)))
+        assert (paper.discrete, paper.sigma_scale) == pytest.approx((tau, np.sqrt(tau)))
+        assert (magenta.discrete, magenta.sigma_scale) == pytest.approx((tau, tau))
+        assert temperatures(tau, "js", 0.25).discrete == 0.25 and temperatures(tau, "js", 0.25).sigma_scale == js.sigma_scale
+    with pytest.raises(ValueError, match="rule"):
+        temperatures(0.5, "fast")
+
+
+def test_one_seed_draws_the_same_randomness_under_every_rule():
+    """A seed means the same random numbers whatever the rule: only their scaling differs."""
+    tau = 0.3
+    noises = {rule: draw_noise(np.random.default_rng(5), 20, np.full(3, tau), M, rule) for rule in TEMPERATURE_RULES}
+    for rule, noise in noises.items():
+        t = temperatures(tau, rule)
+        np.testing.assert_allclose(noise.gumbel_pi / t.discrete, noises["paper"].gumbel_pi / tau, rtol=1e-5)
+        np.testing.assert_allclose(noise.gumbel_pen / t.discrete, noises["paper"].gumbel_pen / tau, rtol=1e-5)
+        np.testing.assert_allclose(noise.log_radius - np.log(t.sigma_scale),
+                                   noises["paper"].log_radius - 0.5 * np.log(tau), atol=1e-5)
+        np.testing.assert_array_equal(noise.angle, noises["paper"].angle)
+
+
+@pytest.mark.parametrize("rule, discrete", [("js", None), ("magenta", None), ("paper", 0.9)])
+def test_fused_samples_follow_the_official_sampler_under_each_rule(rule, discrete):
+    """Pen-state frequencies and offset spread of the fused sampler against the official sampling code written out
+    (inverse-CDF choices from softmax(logits / t), multivariate_normal with sigma x s): a different random
+    mechanism, the same distribution. 400 rows x 6 steps from one state each; at tau 0.3 the JS rule's pen choice
+    is much livelier than the paper's, which the test also sees."""
+    w = weights(seed=6, end_bias=1.0)
+    sampler = session(build_sampler(w, "fp32"))
+    step = step_function(session(build_step(w, "fp32")), True)
+    rows, steps, tau = 400, 6, 0.3
+    rng = np.random.default_rng(0)
+    z = np.repeat(rng.standard_normal((1, NZ)).astype(np.float32), rows, axis=0)
+    h = np.repeat(np.tanh(rng.normal(0, 0.5, (1, H))).astype(np.float32), rows, axis=0)
+    c = np.repeat(rng.normal(0, 0.5, (1, H)).astype(np.float32), rows, axis=0)
+    x0 = np.tile(START_TOKEN, (rows, 1))
+    logits, angle = draw_noise(rng, steps, np.full(rows, tau), M, rule, discrete).graph_inputs()
+    offsets, pens = sampler.run(["offsets", "pens"], {"z": z, "h0": h, "c0": c, "x0": x0, "noise_logits": logits,
+                                                      "noise_angle": angle, "stop_pen": np.array(3, np.int64)})
+    ref_off, ref_pens = classic_loop(step, x0, h, c, z, steps, tau, rng, rule, discrete)
+    first = pens[0, :, 0]  # the first step: every row from the same state, so a plain binomial comparison
+    for k in range(3):
+        a, b = (first == k).mean(), (ref_pens[0] == k).mean()
+        se = np.sqrt((a * (1 - a) + b * (1 - b)) / rows) + 1e-9
+        assert abs(a - b) / se < 4.5, (rule, k, a, b)
+    for d in range(2):
+        a, b = offsets[0, :, d], ref_off[0, :, d]
+        assert abs(a.mean() - b.mean()) / np.sqrt(a.var() / rows + b.var() / rows) < 4.5, (rule, d)
+        assert 0.8 < a.std() / b.std() < 1.25, (rule, d, a.std(), b.std())
+
+
+def test_greedy_and_zero_temperature_under_each_rule():
+    """tau = 0: offsets at the means under every rule; the choices greedy under "paper" and "magenta" (and with a
+    discrete temperature of 0), but still drawn at t = 0.5 under "js", as the official JS library does."""
+    w = weights(seed=7)
+    sampler = session(build_sampler(w, "fp32"))
+    step = step_function(session(build_step(w, "fp32")), True)
+    runs = {}
+    for name, rule, discrete in (("paper", "paper", None), ("magenta", "magenta", None), ("greedy", "js", 0.0),
+                                 ("js", "js", None)):
+        for seed in (1, 2):
+            offsets, pens, ref_offsets, ref_pens = draw(sampler, step, w, 3, 30, 0.0, False, seed=seed, rule=rule,
+                                                        discrete=discrete)
+            np.testing.assert_array_equal(pens, ref_pens)
+            np.testing.assert_allclose(offsets, ref_offsets, atol=1e-4)
+            runs[name, seed] = (offsets, pens)
+    for seed in (1, 2):  # draw() takes the state from the seed: the same seed is the same state under every rule
+        for name in ("paper", "magenta"):
+            np.testing.assert_array_equal(runs[name, seed][1], runs["greedy", seed][1])
+            np.testing.assert_allclose(runs[name, seed][0], runs["greedy", seed][0], atol=1e-6)
+    assert any(not np.array_equal(runs["js", s][1], runs["greedy", s][1]) for s in (1, 2))
 
 
 def test_rows_that_start_ended_stop_after_one_step():

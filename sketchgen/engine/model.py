@@ -19,7 +19,8 @@ from sketchgen.errors import ConfigError, ModelError, SketchError
 from sketchgen.strokes import stroke3_to_stroke5, validate_stroke3
 
 from . import runtime
-from .sampling import END_PEN, START_TOKEN, Noise, draw_noise, reference_loop
+from .likelihood import Losses, reconstruction_losses
+from .sampling import DEFAULT_RULE, END_PEN, START_TOKEN, TEMPERATURE_RULES, Noise, draw_noise, reference_loop
 
 __all__ = ["SketchModel", "load_model"]
 
@@ -99,6 +100,24 @@ class SketchModel:
         if not math.isfinite(tau) or tau < 0:
             raise ConfigError(f"temperature must be a finite number >= 0, got {value!r}")
         return tau
+
+    @staticmethod
+    def _rule(rule: object, discrete: object, greedy: bool) -> tuple[str, float | None]:
+        """(temperature rule, discrete temperature or None for the rule's own); ``greedy`` makes every choice the
+        most likely one (discrete temperature 0) whatever the rule."""
+        if rule not in TEMPERATURE_RULES:
+            raise ConfigError(f"temperature_rule must be one of {', '.join(TEMPERATURE_RULES)}, got {rule!r}")
+        if greedy:
+            return str(rule), 0.0
+        if discrete is None:
+            return str(rule), None
+        try:
+            value = float(discrete)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ConfigError(f"discrete_temperature must be a number, got {discrete!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"discrete_temperature must be a finite number >= 0, got {discrete!r}")
+        return str(rule), value
 
     def _count(self, value: object, what: str) -> int:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
@@ -205,7 +224,8 @@ class SketchModel:
 
     def sample(self, z: object = None, n: int = 1, temperature: float = 0.5, max_len: int | None = None,
                greedy: bool = False, seed: int | None = None, stop_at_end: bool = True,
-               redraw_empty: int = EMPTY_REDRAWS) -> list[np.ndarray]:
+               redraw_empty: int = EMPTY_REDRAWS, temperature_rule: str = DEFAULT_RULE,
+               discrete_temperature: float | None = None) -> list[np.ndarray]:
         """New sketches: ``n`` per latent vector (z [Nz] or [B, Nz]; None draws z from the prior N(0, I), and an
         unconditional model takes none). Sampling stops at each sketch's end-of-sketch or after ``max_len`` points
         (default: the model's max_seq_len); ``stop_at_end=False`` draws all ``max_len`` steps and keeps every point
@@ -214,38 +234,47 @@ class SketchModel:
         A sketch that ends before its first point is drawn again, up to ``redraw_empty`` times (new noise, and a new
         z where z came from the prior): nobody asks for an empty page, and an early model draws one often (kanji
         at 4000 steps: 33 of 100 prior samples at temperature 0.5). Rows drawn fine the first time are exactly what
-        ``redraw_empty=0`` gives; the same seed gives the same sketches."""
+        ``redraw_empty=0`` gives; the same seed gives the same sketches.
+
+        ``temperature_rule``: how the temperature reaches the mixture and pen choices and the offsets' spread:
+        "js" (the official demos': discrete temperature 0.5 + 0.5 tau, sigma x sqrt(tau)), "paper" (tau and
+        sqrt(tau)) or "magenta" (its Python sampler: tau and tau); ``discrete_temperature`` overrides the rule's
+        discrete temperature (see sketchgen.engine.sampling). ``greedy``: every choice the most likely one, offsets
+        at the means. The same arguments on continue_, reconstruct, interpolate and decode_z."""
         n = self._count(n, "n")
         tau = self._temperature(temperature, greedy)
+        rule = self._rule(temperature_rule, discrete_temperature, greedy)
         steps = self._max_len(max_len)
         rng = np.random.default_rng(seed)
         zs = self._z_batch(z, n, rng)
         prior = z is None and self.conditional
-        sketches = self._draw(zs, zs.shape[0] if zs is not None else n, tau, steps, rng, stop_at_end)
+        sketches = self._draw(zs, zs.shape[0] if zs is not None else n, tau, rule, steps, rng, stop_at_end)
         for _ in range(max(int(redraw_empty), 0) if stop_at_end else 0):
             empty = [i for i, s in enumerate(sketches) if len(s) == 0]
             if not empty:
                 break
             again = self._z_batch(None, len(empty), rng) if prior else (zs[empty] if zs is not None else None)
-            for i, sketch in zip(empty, self._draw(again, len(empty), tau, steps, rng, stop_at_end)):
+            for i, sketch in zip(empty, self._draw(again, len(empty), tau, rule, steps, rng, stop_at_end)):
                 sketches[i] = sketch
         return sketches
 
-    def _draw(self, zs: np.ndarray | None, batch: int, tau: float, steps: int, rng: np.random.Generator,
-              stop_at_end: bool) -> list[np.ndarray]:
+    def _draw(self, zs: np.ndarray | None, batch: int, tau: float, rule: tuple[str, float | None], steps: int,
+              rng: np.random.Generator, stop_at_end: bool) -> list[np.ndarray]:
         h, c = self._initial_state(zs, batch)
         x0 = np.tile(START_TOKEN, (batch, 1))
-        noise = draw_noise(rng, steps, np.full(batch, tau), self.num_mixture)
+        noise = draw_noise(rng, steps, np.full(batch, tau), self.num_mixture, *rule)
         return self._to_sketches(*self.decode(x0, h, c, zs, noise, stop_at_end), stop_at_end)
 
     def continue_(self, prefix: object, z: object = None, n: int = 1, temperature: float = 0.5,
                   max_len: int | None = None, greedy: bool = False, seed: int | None = None,
-                  stop_at_end: bool = True) -> list[np.ndarray]:
+                  stop_at_end: bool = True, temperature_rule: str = DEFAULT_RULE,
+                  discrete_temperature: float | None = None) -> list[np.ndarray]:
         """``n`` continuations of a drawing (or of each drawing in a list): the decoder reads the prefix, then draws
         on. Conditional models use z = encode(prefix) (the mean) unless ``z`` is given. Returns the new points only,
         as stroke-3 starting at the prefix's last point."""
         n = self._count(n, "n")
         tau = self._temperature(temperature, greedy)
+        rule = self._rule(temperature_rule, discrete_temperature, greedy)
         steps = self._max_len(max_len)
         prefixes = self._sketch_list(prefix, "prefix")
         strokes, lengths = self._batch5(prefixes, "prefix")
@@ -272,39 +301,64 @@ class SketchModel:
         x0 = strokes[np.arange(count), lengths - 1]
         h, c, x0 = (np.repeat(a, n, axis=0) for a in (h, c, x0))
         zs = np.repeat(zs, n, axis=0) if zs is not None else None
-        noise = draw_noise(rng, steps, np.full(count * n, tau), self.num_mixture)
+        noise = draw_noise(rng, steps, np.full(count * n, tau), self.num_mixture, *rule)
         return self._to_sketches(*self.decode(x0, h, c, zs, noise, stop_at_end), stop_at_end)
 
-    def reconstruct(self, sketch: object, temperature: float = 0.5, seed: int | None = None) -> np.ndarray:
+    def reconstruct(self, sketch: object, temperature: float = 0.5, seed: int | None = None,
+                    temperature_rule: str = DEFAULT_RULE, discrete_temperature: float | None = None) -> np.ndarray:
         """Encode a sketch (mean z) and draw it again from that z."""
         self._need_encoder("reconstruct a sketch")
         z = self.encode(sketch)
-        return self.sample(z=z, n=1, temperature=temperature, seed=seed)[0]
+        return self.sample(z=z, n=1, temperature=temperature, seed=seed, temperature_rule=temperature_rule,
+                           discrete_temperature=discrete_temperature)[0]
 
     def interpolate(self, a: object, b: object, n: int = 10, method: str = "slerp", temperature: float = 0.1,
-                    seed: int | None = None, stop_at_end: bool = True) -> list[np.ndarray]:
+                    seed: int | None = None, stop_at_end: bool = True, temperature_rule: str = DEFAULT_RULE,
+                    discrete_temperature: float | None = None) -> list[np.ndarray]:
         """``n`` sketches decoded (in one batch, with the same noise, so frames differ only by z) along the latent
         path from sketch ``a`` to sketch ``b``."""
         self._need_encoder("interpolate between sketches")
         n = self._count(n, "n")
         za, zb = self.encode([a, b])
-        return self.decode_z(self.interpolate_z(za, zb, n, method), temperature, seed, stop_at_end)
+        return self.decode_z(self.interpolate_z(za, zb, n, method), temperature, seed, stop_at_end,
+                             temperature_rule, discrete_temperature)
 
     def decode_z(self, zs: object, temperature: float = 0.1, seed: int | None = None,
-                 stop_at_end: bool = True) -> list[np.ndarray]:
+                 stop_at_end: bool = True, temperature_rule: str = DEFAULT_RULE,
+                 discrete_temperature: float | None = None) -> list[np.ndarray]:
         """One sketch per row of ``zs`` ([B, Nz] or [Nz]), decoded in one batch with the same noise for every row:
         sketches differ only by their latents, so neighbouring latents give neighbouring sketches (morph frames, a
         latent grid). A row may come back empty (the model ended it at once); nothing is drawn again."""
         if zs is None:
             raise ConfigError("decode_z needs latent vectors (sample() draws them from the prior)")
         tau = self._temperature(temperature, False)
+        rule = self._rule(temperature_rule, discrete_temperature, False)
         rng = np.random.default_rng(seed)
         zs = self._z_batch(zs, 1, rng)  # given latents draw nothing; it checks them (an unconditional model refuses)
         n = zs.shape[0]
         h, c = self._initial_state(zs, n)
         x0 = np.tile(START_TOKEN, (n, 1))
-        noise = draw_noise(rng, self.max_seq_len, np.array([tau]), self.num_mixture).repeat_rows(n)
+        noise = draw_noise(rng, self.max_seq_len, np.array([tau]), self.num_mixture, *rule).repeat_rows(n)
         return self._to_sketches(*self.decode(x0, h, c, zs, noise, stop_at_end), stop_at_end)
+
+    def reconstruction_losses(self, sketches: Sequence[object], seed: int = 0) -> Losses:
+        """Teacher-forced L_R of pixel stroke-3 sketches (each at most max_seq_len points), per N_max as training
+        reports it and per real point (sketchgen.engine.likelihood), with the fp32 graphs; z ~ q(z|x) from ``seed``."""
+        rows = []
+        for i, sketch in enumerate(sketches):
+            s3 = validate_stroke3(sketch, name=f"sketch {i}")
+            if len(s3) > self.max_seq_len:
+                raise SketchError(f"sketch {i} has {len(s3)} points, more than the model's max_seq_len "
+                                  f"({self.max_seq_len})")
+            s3[:, 0:2] /= np.float32(self.scale_factor)
+            rows.append(s3)
+        if not rows:
+            raise SketchError("reconstruction_losses: no sketches given")
+        sessions = {"decoder_init": self._sessions[runtime.DECODER_INIT],
+                    "decoder_step": self._sessions[runtime.DECODER_STEP]}
+        if self.conditional:
+            sessions["encoder"] = self._sessions[runtime.ENCODER]
+        return reconstruction_losses(sessions, rows, self.max_seq_len, self.conditional, seed)
 
     @staticmethod
     def interpolate_z(za: object, zb: object, n: int, method: str = "slerp") -> np.ndarray:

@@ -1,17 +1,27 @@
-"""Sampling noise and the plain Python sampling loops (numpy only).
+"""Sampling noise, the temperature rules and the plain Python sampling loops (numpy only).
 
 The engine draws all randomness up front with one seeded numpy Generator, so a seed reproduces a sketch exactly
 and the fused ONNX loop (``decoder_sample.onnx``, see ``sketchgen/graphs/decoder.py``) and the Python loop over
 ``decoder_step.onnx`` (:func:`reference_loop`) turn the same noise into the same sketch:
 
-- mixture component and pen state: ``argmax(logits + tau * gumbel)``, a draw from ``softmax(logits / tau)`` for
-  tau > 0 (sketch-rnn's temperature) and the greedy argmax at tau = 0;
-- offsets: sketch-rnn's correlated Gaussian with each sigma scaled by sqrt(tau), from Box-Muller polar noise
-  ``R = sqrt(-2 ln u1)``, ``a = 2 pi u2``: ``dx = mu_x + sigma_x sqrt(tau) R cos a``,
-  ``dy = mu_y + sigma_y sqrt(tau) R sin(a + asin rho)``.
+- mixture component and pen state: ``argmax(logits + t * gumbel)``, a draw from ``softmax(logits / t)`` for
+  t > 0 and the greedy argmax at t = 0, with t the *discrete* temperature;
+- offsets: sketch-rnn's correlated Gaussian with each sigma scaled by s, from Box-Muller polar noise
+  ``R = sqrt(-2 ln u1)``, ``a = 2 pi u2``: ``dx = mu_x + sigma_x s R cos a``,
+  ``dy = mu_y + sigma_y s R sin(a + asin rho)``.
+
+The user's one temperature tau sets t and s by a **temperature rule** (:func:`temperatures`), all in the noise,
+so the graphs never change. The official implementations disagree, and it shows in whether a sketch ends:
+
+- ``"js"`` (the default): the official JavaScript library (``@magenta/sketch`` ``getPDF``, behind the official
+  demos): t = 0.5 + 0.5 tau (or an explicit discrete temperature), s = sqrt(tau). Its pen and mixture choices stay
+  lively at low tau, so a cold sketch still ends where one temperature for everything loops on (docs/engine.md);
+- ``"paper"``: the paper's text: t = tau, s = sqrt(tau);
+- ``"magenta"``: magenta's Python ``sample()``: t = tau, and it passes sqrt(tau) to ``sample_gaussian_2d``, which
+  multiplies sigma by that squared: s = tau.
 
 :func:`classic_loop` is sketch-rnn's own sampler (inverse-CDF categorical draws and ``multivariate_normal``); the
-tests use it to check that the engine's samples follow the same distribution.
+tests use it to check that the engine's samples follow the same distribution under every rule.
 """
 from __future__ import annotations
 
@@ -22,8 +32,10 @@ import numpy as np
 
 START_TOKEN = np.array([0.0, 0.0, 1.0, 0.0, 0.0], dtype=np.float32)
 HEAD_COLUMNS = 8
-LOG_RADIUS_FLOOR = -1.0e4  # ln(sqrt(tau) R) at tau = 0: exp() of it is exactly 0, and no -inf reaches the graph
+LOG_RADIUS_FLOOR = -1.0e4  # ln(s R) at s = 0: exp() of it is exactly 0, and no -inf reaches the graph
 END_PEN = 2
+TEMPERATURE_RULES = ("js", "paper", "magenta")
+DEFAULT_RULE = "js"
 
 StepFn = Callable[[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray], dict[str, np.ndarray]]
 
@@ -32,9 +44,9 @@ StepFn = Callable[[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray], dict[
 class Noise:
     """Every random number one batch of sketches needs, for ``steps`` steps of ``batch`` rows."""
 
-    gumbel_pi: np.ndarray    # [T, B, M] already multiplied by tau
-    gumbel_pen: np.ndarray   # [T, B, 3] already multiplied by tau
-    log_radius: np.ndarray   # [T, B] ln(sqrt(tau) R)
+    gumbel_pi: np.ndarray    # [T, B, M] already multiplied by the discrete temperature t
+    gumbel_pen: np.ndarray   # [T, B, 3] already multiplied by t
+    log_radius: np.ndarray   # [T, B] ln(s R), s the sigma scale
     angle: np.ndarray        # [T, B] a
     one_row: "Noise | None" = field(default=None, repr=False)  # repeat_rows' source: the graph inputs repeat it
 
@@ -82,16 +94,49 @@ def _gumbel(rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
     return np.negative(u, out=u)
 
 
-def draw_noise(rng: np.random.Generator, steps: int, temperatures: np.ndarray, num_mixture: int) -> Noise:
-    """Noise for ``len(temperatures)`` rows; a temperature of 0 gives the greedy path (no randomness used)."""
-    tau = np.asarray(temperatures, dtype=np.float64).reshape(-1)
-    batch = len(tau)
-    gumbel_pi = _gumbel(rng, (steps, batch, num_mixture)) * tau[None, :, None]
-    gumbel_pen = _gumbel(rng, (steps, batch, 3)) * tau[None, :, None]
+@dataclass(frozen=True)
+class Temperatures:
+    """What one temperature means for the sampler: the discrete temperature ``t`` of the mixture and pen choices
+    (argmax(logits + t g) samples softmax(logits / t); 0 is the greedy choice) and the factor ``sigma_scale`` on
+    every sigma (0: offsets at the means)."""
+
+    discrete: float
+    sigma_scale: float
+
+
+def check_rule(rule: object) -> str:
+    if rule not in TEMPERATURE_RULES:
+        raise ValueError(f"temperature rule must be one of {', '.join(TEMPERATURE_RULES)}, got {rule!r}")
+    return str(rule)
+
+
+def temperatures(tau: float, rule: str = DEFAULT_RULE, discrete: float | None = None) -> Temperatures:
+    """The discrete temperature and sigma scale of temperature ``tau`` under ``rule`` (see the module docstring);
+    ``discrete`` replaces the rule's discrete temperature (the JS library's ``softmaxTemperature``)."""
+    tau = float(tau)
+    rule = check_rule(rule)
+    sigma = tau if rule == "magenta" else float(np.sqrt(tau))
+    if discrete is None:
+        discrete = 0.5 + 0.5 * tau if rule == "js" else tau
+    return Temperatures(float(discrete), sigma)
+
+
+def draw_noise(rng: np.random.Generator, steps: int, temperatures_: np.ndarray, num_mixture: int,
+               rule: str = DEFAULT_RULE, discrete: float | None = None) -> Noise:
+    """Noise for ``len(temperatures_)`` rows, scaled by each row's temperature under ``rule`` (the same seed draws
+    the same random numbers under every rule). A row whose discrete temperature and sigma scale are both 0 (tau = 0
+    under "paper" or "magenta", or ``discrete=0`` with tau = 0) is the greedy path."""
+    taus = np.asarray(temperatures_, dtype=np.float64).reshape(-1)
+    scaled = [temperatures(t, rule, discrete) for t in taus]
+    t_discrete = np.array([s.discrete for s in scaled], np.float64)
+    sigma_scale = np.array([s.sigma_scale for s in scaled], np.float64)
+    batch = len(taus)
+    gumbel_pi = _gumbel(rng, (steps, batch, num_mixture)) * t_discrete[None, :, None]
+    gumbel_pen = _gumbel(rng, (steps, batch, 3)) * t_discrete[None, :, None]
     u1 = 1.0 - rng.random((steps, batch))  # (0, 1]: log never sees 0
     angle = 2.0 * np.pi * rng.random((steps, batch))
     with np.errstate(divide="ignore"):
-        log_radius = 0.5 * np.log(-2.0 * np.log(u1)) + 0.5 * np.log(tau)[None, :]
+        log_radius = 0.5 * np.log(-2.0 * np.log(u1)) + np.log(sigma_scale)[None, :]
     log_radius = np.maximum(np.nan_to_num(log_radius, nan=LOG_RADIUS_FLOOR, neginf=LOG_RADIUS_FLOOR),
                             LOG_RADIUS_FLOOR)
     return Noise(gumbel_pi.astype(np.float32), gumbel_pen.astype(np.float32), log_radius.astype(np.float32),
@@ -152,9 +197,12 @@ def reference_loop(step: StepFn, x0: np.ndarray, h: np.ndarray, c: np.ndarray, z
 
 
 def classic_loop(step: StepFn, x0: np.ndarray, h: np.ndarray, c: np.ndarray, z: np.ndarray | None,
-                 steps: int, temperature: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """sketch-rnn's own sampler (magenta's ``sample``): softmax(logits / tau) draws by inverse CDF and
-    ``multivariate_normal`` with sigma scaled by sqrt(tau); never stops early. (offsets [T, B, 2], pens [T, B])."""
+                 steps: int, temperature: float, rng: np.random.Generator, rule: str = DEFAULT_RULE,
+                 discrete: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """sketch-rnn's own sampler (magenta's ``sample``, the JS library's ``getPDF`` + ``sample``): softmax(logits / t)
+    draws by inverse CDF and ``multivariate_normal`` with sigma scaled by s (:func:`temperatures`); never stops
+    early. (offsets [T, B, 2], pens [T, B])."""
+    scaled = temperatures(temperature, rule, discrete)
     x = np.asarray(x0, dtype=np.float32)
     batch = x.shape[0]
     offsets = np.zeros((steps, batch, 2), np.float32)
@@ -163,11 +211,11 @@ def classic_loop(step: StepFn, x0: np.ndarray, h: np.ndarray, c: np.ndarray, z: 
         out = step(x, z, h, c)
         h, c = out["h_out"], out["c_out"]
         for b in range(batch):
-            pi = _softmax(out["pi"][b] / temperature)
-            q = _softmax(out["pen"][b] / temperature)
+            pi = _softmax(out["pi"][b] / scaled.discrete)
+            q = _softmax(out["pen"][b] / scaled.discrete)
             k = min(int(np.searchsorted(np.cumsum(pi), rng.random())), len(pi) - 1)
             p = min(int(np.searchsorted(np.cumsum(q), rng.random())), 2)
-            sx, sy = out["sigma_x"][b, k] * np.sqrt(temperature), out["sigma_y"][b, k] * np.sqrt(temperature)
+            sx, sy = out["sigma_x"][b, k] * scaled.sigma_scale, out["sigma_y"][b, k] * scaled.sigma_scale
             rho = out["rho"][b, k]
             cov = [[sx * sx, rho * sx * sy], [rho * sx * sy, sy * sy]]
             offsets[t, b] = rng.multivariate_normal([out["mu_x"][b, k], out["mu_y"][b, k]], cov)

@@ -10,18 +10,22 @@ arithmetic allows (26 per step, one matrix product; see :func:`build_sampler`).
 Sampling uses noise drawn by the caller, so it is seeded and exactly reproducible, and a plain Python loop over
 the step graph with the same noise gives the same sketch:
 
-- the mixture component and the pen state are ``argmax(logits + tau * g)`` with g standard Gumbel noise: for
-  tau > 0 this is exactly a draw from ``softmax(logits / tau)`` (sketch-rnn's temperature), and tau = 0 is the
-  greedy argmax, with no division by tau anywhere (no NaN near 0);
-- the offset is sketch-rnn's correlated Gaussian with sigma scaled by sqrt(tau), written in Box-Muller polar
+- the mixture component and the pen state are ``argmax(logits + t * g)`` with g standard Gumbel noise: for
+  t > 0 this is exactly a draw from ``softmax(logits / t)`` (sketch-rnn's temperature), and t = 0 is the
+  greedy argmax, with no division by t anywhere (no NaN near 0);
+- the offset is sketch-rnn's correlated Gaussian with sigma scaled by s, written in Box-Muller polar
   form: with ``R = sqrt(-2 ln u1)``, ``a = 2 pi u2`` and ``phi = asin(rho)``,
-  ``dx = mu_x + sigma_x sqrt(tau) R cos(a)`` and ``dy = mu_y + sigma_y sqrt(tau) R sin(a + phi)``, which is
+  ``dx = mu_x + sigma_x s R cos(a)`` and ``dy = mu_y + sigma_y s R sin(a + phi)``, which is
   ``(n1, rho n1 + sqrt(1 - rho^2) n2)`` for the independent normals ``n1 = R cos a``, ``n2 = R sin a``.
+
+The discrete temperature t and the sigma scale s come from the user's temperature by a temperature rule (the
+official JS library's, the paper's or magenta's Python: ``sketchgen.engine.sampling.temperatures``); both live in
+the noise alone, so one graph samples under every rule.
 
 The caller passes the noise as two tensors (see :func:`noise_layout` and ``sketchgen.engine.sampling``):
 ``noise_logits [T, B, K, 8]`` is added to the head's output laid out as ``[B, K, 8]`` (per component: pi logit,
 pen logit, mu_x, mu_y, log sigma_x, log sigma_y, 0, rho logit; K = max(M, 3), pen logits live in the first 3
-rows, the graph gives unused rows the logit -1e9) and carries ``tau * g`` in columns 0-1 and ``ln(sqrt(tau) R)``
+rows, the graph gives unused rows the logit -1e9) and carries ``t * g`` in columns 0-1 and ``ln(s R)``
 in columns 4-5; ``noise_angle [T, B, 2]`` holds ``(a + pi / 2, a)``.
 
 int8: the one weight matrix read every step (recurrent kernel and output head side by side) is int8 with one
