@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sketchgen.console import ArgumentParser, console_main
+from sketchgen.console import ArgumentParser, add_max_data_mb, apply_max_data_mb, console_main
 from sketchgen.errors import ConfigError
 
 
@@ -27,6 +27,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--no-int8", action="store_true", help="do not write the int8 graphs (encoder, sampler)")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (15-18 work with tf2onnx 1.17; default 17)")
     parser.add_argument("--force", action="store_true", help="replace an existing model folder")
+    add_max_data_mb(parser)
     return parser
 
 
@@ -35,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not 15 <= args.opset <= 18:
         raise ConfigError(f"--opset {args.opset}: use an opset from 15 to 18")
+    apply_max_data_mb(args)
     try:
         from export.onnx_export import export_experiment
 

@@ -28,8 +28,8 @@ from typing import NoReturn
 
 from sketchgen.errors import ConfigError, SketchGenError
 
-__all__ = ["console_main", "ArgumentParser", "EXIT_ERROR", "EXIT_BUG", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE",
-           "TRACEBACK_ENV"]
+__all__ = ["console_main", "ArgumentParser", "add_max_data_mb", "apply_max_data_mb", "EXIT_ERROR", "EXIT_BUG",
+           "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE", "TRACEBACK_ENV"]
 
 EXIT_ERROR = 2  # the user's input or environment is wrong; the message says how
 EXIT_BUG = 1  # an unexpected exception (a bug): see the traceback file
@@ -44,6 +44,28 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         raise ConfigError(message)
+
+
+def add_max_data_mb(parser: argparse.ArgumentParser) -> None:
+    """``--max-data-mb MB``, for every command that loads .npz data (see :mod:`sketchgen.safe_npz`)."""
+    from sketchgen.safe_npz import DEFAULT_MAX_DATA_MB, MAX_DATA_MB_ENV
+
+    parser.add_argument(
+        "--max-data-mb", "--max_data_mb", dest="max_data_mb", type=float, default=None, metavar="MB",
+        help=f"refuse .npz data files whose arrays take more than MB MiB (default ${MAX_DATA_MB_ENV} or "
+             f"{DEFAULT_MAX_DATA_MB}: every official QuickDraw file fits; raise it for bigger data sets)")
+
+
+def apply_max_data_mb(args: argparse.Namespace) -> None:
+    """Make ``--max-data-mb`` the limit of every loader this process runs (through ``$SKETCHGEN_MAX_DATA_MB``)."""
+    if getattr(args, "max_data_mb", None) is None:
+        return
+    from sketchgen.safe_npz import MAX_DATA_MB_ENV, max_data_bytes
+
+    if not args.max_data_mb > 0:
+        raise ConfigError(f"--max-data-mb must be above 0, got {args.max_data_mb:g}")
+    max_data_bytes(args.max_data_mb)
+    os.environ[MAX_DATA_MB_ENV] = repr(args.max_data_mb)
 
 
 def _silence_stdout() -> None:

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.console import ArgumentParser, console_main
+from sketchgen.console import ArgumentParser, add_max_data_mb, apply_max_data_mb, console_main
 from sketchgen.datafiles import SPLITS, read_npz_splits, save_npz
 from sketchgen.download import BASE_URL_ENV, DEFAULT_BASE_URL, download_category
 from sketchgen.errors import ConfigError, DataFileError, SketchError, SketchGenError
 from sketchgen.quickdraw import load_ndjson
-from sketchgen.safe_npz import DEFAULT_MAX_DATA_MB, MAX_DATA_MB_ENV, max_data_bytes
 from sketchgen.strokes import scale_factor
 
 __all__ = ["main", "build_parser", "parse_split", "split_counts"]
@@ -128,7 +127,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         for line in _describe({"all": [s.strokes for s in sketches]}):
             print(line)
         return 0
-    contents = read_npz_splits(path, max_bytes=max_data_bytes(args.max_data_mb))
+    contents = read_npz_splits(path)
     dtypes = sorted({d for ds in contents.stored_dtypes.values() for d in ds})
     print(f"{path}: sketch-rnn .npz, stored dtype {', '.join(dtypes) or 'n/a (no sketches)'}")
     for line in _describe(contents.splits):
@@ -193,8 +192,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
     for category in args.categories:
         try:
             result = download_category(
-                category, args.out_dir, base_url=args.base_url, progress=not args.quiet, force=args.force,
-                max_bytes=max_data_bytes(args.max_data_mb),
+                category, args.out_dir, base_url=args.base_url, progress=not args.quiet, force=args.force
             )
         except SketchGenError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -217,21 +215,13 @@ def _cmd_download(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _add_max_data_mb(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--max-data-mb", type=float, default=None, metavar="MB",
-        help=f"refuse .npz files whose arrays take more than MB MiB (default ${MAX_DATA_MB_ENV} or "
-             f"{DEFAULT_MAX_DATA_MB}: every official QuickDraw file fits; raise it for bigger data sets)",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="sketchgen-data", description="Inspect, convert and download sketch-rnn data sets.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=ArgumentParser)
 
     info = commands.add_parser("info", help="show split sizes, lengths, scale factor and largest offsets of a file")
     info.add_argument("file", help="a sketch-rnn .npz file or a QuickDraw .ndjson file")
-    _add_max_data_mb(info)
+    add_max_data_mb(info)
     info.set_defaults(run=_cmd_info)
 
     convert = commands.add_parser("convert", help="turn QuickDraw ndjson files into a sketch-rnn .npz")
@@ -251,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"folder to download from (default ${BASE_URL_ENV} or {DEFAULT_BASE_URL})")
     download.add_argument("--force", action="store_true", help="download again even if <category>.npz exists")
     download.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_max_data_mb(download)
+    add_max_data_mb(download)
     download.set_defaults(run=_cmd_download)
     return parser
 
@@ -260,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sketchgen-data``; returns the exit status (0 ok, 2 error)."""
     args = build_parser().parse_args(argv)
+    apply_max_data_mb(args)
     return int(args.run(args))
 
 

@@ -196,3 +196,12 @@ def test_the_bombs_cost_no_time_either(bombs: dict[str, Path]) -> None:
         with pytest.raises(DataFileError):
             load_npz(path)
         assert time.perf_counter() - started < 2.0, kind
+
+
+def test_data_that_cannot_be_normalised_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    """Every dx and dy zero: no scale factor. The error names the file (it named nothing before)."""
+    still = np.array([[0, 0, 0], [0, 0, 1]], np.int16)
+    save_npz(tmp_path / "still.npz", {"train": [still] * 30, "valid": [still] * 3, "test": [still] * 3})
+    ran = run_script("sketchgen-train", "--data", "still", "--data_dir", tmp_path, "--experiment_dir",
+                     tmp_path / "run", "--quiet")
+    assert_clean_error(ran, str(tmp_path / "still.npz"), "every dx and dy is zero")

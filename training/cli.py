@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sketchgen.console import ArgumentParser, console_main
+from sketchgen.console import ArgumentParser, add_max_data_mb, apply_max_data_mb, console_main
 from sketchgen.errors import ConfigError
 from sketchgen.fileio import check_writable_folder
 from training.config import HParams
@@ -80,23 +80,8 @@ def build_train_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
                    help="write no TensorBoard logs (default: EXPERIMENT_DIR/tensorboard)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_max_data_mb(p)
+    add_max_data_mb(p)
     return p
-
-
-def _add_max_data_mb(p: argparse.ArgumentParser) -> None:
-    from sketchgen.safe_npz import DEFAULT_MAX_DATA_MB, MAX_DATA_MB_ENV
-    p.add_argument("--max-data-mb", "--max_data_mb", dest="max_data_mb", type=float, default=None, metavar="MB",
-                   help=f"refuse data files whose arrays take more than MB MiB (default ${MAX_DATA_MB_ENV} or "
-                        f"{DEFAULT_MAX_DATA_MB}; raise it for data sets bigger than the official QuickDraw files)")
-
-
-def _apply_max_data_mb(args: argparse.Namespace) -> None:
-    """--max-data-mb reaches every loader of the run (training, evaluation) through the environment."""
-    if getattr(args, "max_data_mb", None) is not None:
-        from sketchgen.safe_npz import MAX_DATA_MB_ENV, max_data_bytes
-        max_data_bytes(args.max_data_mb)  # a bad value fails here, with the flag's value in the message
-        os.environ[MAX_DATA_MB_ENV] = repr(args.max_data_mb)
 
 
 def build_evaluate_parser() -> argparse.ArgumentParser:
@@ -110,7 +95,7 @@ def build_evaluate_parser() -> argparse.ArgumentParser:
                    help="look the run's data files up by name in DIR (when they moved since training)")
     p.add_argument("--data", nargs="+", metavar="NAME_OR_FILE", help="the run's data files at a new location")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    _add_max_data_mb(p)
+    add_max_data_mb(p)
     return p
 
 
@@ -223,7 +208,7 @@ def _train(args: argparse.Namespace) -> int:
                               "another --experiment-dir")
         latest = None
 
-    _apply_max_data_mb(args)
+    apply_max_data_mb(args)
     _quiet_tensorflow()
     # The data and the checkpoint's state are read before TensorFlow is imported: a bad file fails in a second.
     from training.dataset import BatchingOptions, load_sketch_data
@@ -348,7 +333,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     splits = [s.strip() for s in args.split.split(",") if s.strip()]
     if not splits:
         raise ConfigError("--split names no split (use e.g. valid,test)")
-    _apply_max_data_mb(args)
+    apply_max_data_mb(args)
     _quiet_tensorflow()
     from training.evaluate import evaluate_experiment
     results = evaluate_experiment(args.experiment, splits, which=args.checkpoint, data_dir=args.data_dir,
