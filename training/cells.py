@@ -9,8 +9,13 @@ Recurrent dropout is the original's (Semeniuta et al. 2016): dropout on the cand
 mask every step. The masks are drawn outside the loop and fed in beside the projected input, which keeps the cell
 deterministic given its inputs (exact resume) and backend-agnostic. ``SketchLSTM`` can run the same weights and masks
 three ways (reference keras.layers.RNN, a fused TensorFlow loop, keras.layers.LSTM / cuDNN): see its docstring.
+
+``SketchHyperLSTMCell`` is the paper's best decoder (magenta's ``HyperLSTMCell``, Ha et al. 2016): a small
+layer-norm LSTM beside the main one emits, every step, embeddings that scale each gate's input and recurrent share.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import keras
 from keras import ops
@@ -98,12 +103,185 @@ class SketchLSTMCell(keras.layers.Layer):
         h_new, c_new = self.step(proj, h, c, mask)
         return h_new, [h_new, c_new]
 
+    @property
+    def mask_units(self) -> int:
+        """Width of the recurrent dropout mask fed beside the projected input."""
+        return self.units
+
+    @property
+    def mask_keep(self):
+        """Keep probability of each mask column (here one for all)."""
+        return self.dropout_keep
+
     def get_config(self):
         return {**super().get_config(), "units": self.units, "input_dim": self.input_dim,
                 "layer_norm": self.layer_norm, "dropout_keep": self.dropout_keep}
 
 
+class GateOrthogonal(keras.initializers.Initializer):
+    """[n, 4n]: one orthogonal block per gate (magenta's ``lstm_ortho_initializer``)."""
+
+    def __init__(self, seed: int | None = None):
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None):
+        rows, cols = shape
+        blocks = []
+        for k in range(4):
+            seed = None if self.seed is None else self.seed + k
+            blocks.append(keras.initializers.Orthogonal(seed=seed)((rows, cols // 4), dtype))
+        return ops.concatenate(blocks, axis=-1)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+def layer_norm(x, gamma, beta):
+    """sketch-rnn's layer norm over the last axis (epsilon 1e-3 inside the square root)."""
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    var = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
+    return (x - mean) * ops.rsqrt(var + 1e-3) * gamma + beta
+
+
+def layer_norm_lstm(gates, c, gamma, beta, keep_mask=None):
+    """The layer-normalised LSTM update from pre-activations ``gates`` [B, 4, H] (Keras order i, f, g, o);
+    ``gamma``/``beta`` [5, H]: four gates then the cell. Returns (h_new, c_new)."""
+    normed = layer_norm(gates, gamma[:4], beta[:4])
+    i, f, g, o = normed[:, 0], normed[:, 1] + 1.0, ops.tanh(normed[:, 2]), normed[:, 3]
+    if keep_mask is not None:
+        g = g * keep_mask
+    c_new = ops.sigmoid(f) * c + ops.sigmoid(i) * g
+    h_new = ops.sigmoid(o) * ops.tanh(layer_norm(c_new, gamma[4], beta[4]))
+    return h_new, c_new
+
+
+class SketchHyperLSTMCell(keras.layers.Layer):
+    """magenta's ``HyperLSTMCell`` (layer norm on, as sketch-rnn builds it) over pre-projected inputs.
+
+    The state is the official one: ``h = [h_main (H) | h_hyper (Nh)]``, ``c`` likewise, so the decoder's initial
+    state ``tanh(W z + b)`` has ``2 (H + Nh)`` columns as in the original. Per step:
+
+    1. the hyper cell, a layer-norm LSTM of ``Nh`` units without bias, reads ``[x, h_main]``;
+    2. from its new ``h_hyper`` come, for each gate and for each of the input (W_x x) and recurrent (W_h h) shares,
+       a scale ``alpha = (h_hyper W_zw + b_zw) W_alpha`` (embedding E, initialised to 0.1: the recurrent batch-norm
+       trick), and for the recurrent shares also a shift ``beta = (h_hyper W_zb) W_beta``;
+    3. the main gates ``alpha_x * x W_x + alpha_h * h W_h + beta + bias`` are layer-normalised, the forget gate
+       gets +1, and the cell updates as a layer-norm LSTM (recurrent dropout on the candidate).
+
+    Weights use Keras's gate order (i, f, g, o) throughout; the eight (zw, alpha) pairs are ordered
+    x-shares i f g o, then h-shares i f g o.
+    """
+
+    layer_norm = True  # the main cell normalises its gates (no plain-LSTM fast path applies)
+
+    def __init__(self, units: int, input_dim: int, hyper_units: int = 256, embedding_size: int = 32,
+                 dropout_keep: float = 1.0, hyper_dropout_keep: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.input_dim = input_dim
+        self.hyper_units = hyper_units
+        self.embedding_size = embedding_size
+        self.dropout_keep = dropout_keep
+        self.hyper_dropout_keep = hyper_dropout_keep
+        self.state_size = [units + hyper_units, units + hyper_units]
+        self.output_size = units
+
+    @property
+    def uses_dropout(self) -> bool:
+        return self.dropout_keep < 1.0 or self.hyper_dropout_keep < 1.0
+
+    @property
+    def mask_units(self) -> int:
+        return (self.units if self.dropout_keep < 1.0 else 0) + (
+            self.hyper_units if self.hyper_dropout_keep < 1.0 else 0)
+
+    @property
+    def mask_keep(self):
+        import numpy as np
+
+        keep = [np.full(self.units, self.dropout_keep)] * (self.dropout_keep < 1.0) + [
+            np.full(self.hyper_units, self.hyper_dropout_keep)] * (self.hyper_dropout_keep < 1.0)
+        return np.concatenate(keep).astype("float32")
+
+    def build(self, input_shape=None):
+        h, n, e = self.units, self.hyper_units, self.embedding_size
+        weight = self.add_weight
+        self.kernel = weight(shape=(self.input_dim, 4 * h), initializer="glorot_uniform", name="kernel")
+        self.recurrent_kernel = weight(shape=(h, 4 * h), initializer=GateOrthogonal(), name="recurrent_kernel")
+        self.bias = weight(shape=(4 * h,), initializer="zeros", name="bias")
+        self.ln_gamma = weight(shape=(5, h), initializer="ones", name="ln_gamma")
+        self.ln_beta = weight(shape=(5, h), initializer="zeros", name="ln_beta")
+        # the hyper cell: a layer-norm LSTM over [x, h_main], no bias (layer norm's beta plays its part)
+        self.hyper_kernel = weight(shape=(self.input_dim + h, 4 * n), initializer="glorot_uniform",
+                                   name="hyper_kernel")
+        self.hyper_recurrent_kernel = weight(shape=(n, 4 * n), initializer=GateOrthogonal(),
+                                             name="hyper_recurrent_kernel")
+        self.hyper_ln_gamma = weight(shape=(5, n), initializer="ones", name="hyper_ln_gamma")
+        self.hyper_ln_beta = weight(shape=(5, n), initializer="zeros", name="hyper_ln_beta")
+        # the embeddings and the projections that turn them into per-unit scales and shifts
+        self.zw_kernel = weight(shape=(n, 8 * e), initializer="zeros", name="zw_kernel")
+        self.zw_bias = weight(shape=(8 * e,), initializer="ones", name="zw_bias")
+        self.alpha_kernel = weight(shape=(8, e, h), initializer=keras.initializers.Constant(0.1 / e),
+                                   name="alpha_kernel")
+        self.zb_kernel = weight(shape=(n, 4 * e), initializer=keras.initializers.RandomNormal(stddev=0.01),
+                                name="zb_kernel")
+        self.beta_kernel = weight(shape=(4, e, h), initializer="zeros", name="beta_kernel")
+        self.built = True
+
+    def project(self, x):
+        """x [..., input_dim] -> [..., 4H + 4Nh]: the input shares of the main and of the hyper cell's gates."""
+        return ops.concatenate([ops.matmul(x, self.kernel), ops.matmul(x, self.hyper_kernel[: self.input_dim])],
+                               axis=-1)
+
+    def step(self, proj, h, c, keep_mask=None):
+        """One step from projected input ``proj`` [B, 4H + 4Nh] and the total state; returns (h_new, c_new)."""
+        units, n, e = self.units, self.hyper_units, self.embedding_size
+        h_main, h_hyper = h[:, :units], h[:, units:]
+        c_main, c_hyper = c[:, :units], c[:, units:]
+        main_mask = hyper_mask = None
+        if keep_mask is not None:
+            split = units if self.dropout_keep < 1.0 else 0
+            main_mask = keep_mask[:, :split] if split else None
+            hyper_mask = keep_mask[:, split:] if self.hyper_dropout_keep < 1.0 else None
+        hyper_gates = (proj[:, 4 * units:] + ops.matmul(h_main, self.hyper_kernel[self.input_dim:])
+                       + ops.matmul(h_hyper, self.hyper_recurrent_kernel))
+        hh_new, hc_new = layer_norm_lstm(ops.reshape(hyper_gates, (-1, 4, n)), c_hyper, self.hyper_ln_gamma,
+                                         self.hyper_ln_beta, hyper_mask)
+        zw = ops.reshape(ops.matmul(hh_new, self.zw_kernel) + self.zw_bias, (-1, 8, e))
+        alpha = ops.einsum("bke,keh->bkh", zw, self.alpha_kernel)                         # [B, 8, H]
+        zb = ops.reshape(ops.matmul(hh_new, self.zb_kernel), (-1, 4, e))
+        shift = ops.einsum("bke,keh->bkh", zb, self.beta_kernel)                           # [B, 4, H]
+        x_share = ops.reshape(proj[:, :4 * units], (-1, 4, units))
+        h_share = ops.reshape(ops.matmul(h_main, self.recurrent_kernel), (-1, 4, units))
+        gates = (alpha[:, :4] * x_share + alpha[:, 4:] * h_share + shift
+                 + ops.reshape(self.bias, (4, units)))
+        h_new, c_new = layer_norm_lstm(gates, c_main, self.ln_gamma, self.ln_beta, main_mask)
+        return ops.concatenate([h_new, hh_new], axis=-1), ops.concatenate([c_new, hc_new], axis=-1)
+
+    def call(self, inputs, states, training=None):
+        """keras.layers.RNN protocol: inputs are [proj (4H + 4Nh) | keep masks (main H, hyper Nh, where used)]."""
+        h, c = states
+        width = 4 * (self.units + self.hyper_units)
+        proj, mask = (inputs[:, :width], inputs[:, width:]) if self.uses_dropout else (inputs, None)
+        h_new, c_new = self.step(proj, h, c, mask)
+        return h_new[:, :self.units], [h_new, c_new]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "input_dim": self.input_dim,
+                "hyper_units": self.hyper_units, "embedding_size": self.embedding_size,
+                "dropout_keep": self.dropout_keep, "hyper_dropout_keep": self.hyper_dropout_keep}
+
+
 IMPLEMENTATIONS = ("auto", "reference", "fused", "keras_lstm")
+
+
+@dataclass(frozen=True)
+class HyperSizes:
+    """The hyper cell of a SketchHyperLSTMCell: units, embedding size, keep probability of its recurrent dropout."""
+
+    num_units: int = 256
+    embedding_size: int = 32
+    dropout_keep: float = 1.0
 
 
 def gpu_available() -> bool:
@@ -137,14 +315,21 @@ class SketchLSTM(keras.layers.Layer):
       weights (Keras's layout), which uses the cuDNN kernel on a GPU.
     - ``"auto"`` (default): ``keras_lstm`` on a TensorFlow GPU when the call allows it (no layer norm, no recurrent
       dropout while training), else ``fused`` on TensorFlow (no layer norm), else ``reference``.
+
+    With ``hyper`` (sizes of the hyper cell) the cell is a ``SketchHyperLSTMCell``, which only ``reference`` runs;
+    its states ``h``, ``c`` are the cell's total ones (main and hyper units), its outputs the main ``h``.
     """
 
     def __init__(self, units: int, input_dim: int, layer_norm: bool = False, dropout_keep: float = 1.0,
-                 seed: int | None = None, implementation: str = "auto", **kwargs):
+                 seed: int | None = None, implementation: str = "auto", hyper: HyperSizes | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.cell = SketchLSTMCell(units, input_dim, layer_norm, dropout_keep, name="cell")
+        if hyper is None:
+            self.cell = SketchLSTMCell(units, input_dim, layer_norm, dropout_keep, name="cell")
+        else:
+            self.cell = SketchHyperLSTMCell(units, input_dim, hyper.num_units, hyper.embedding_size, dropout_keep,
+                                            hyper.dropout_keep, name="cell")
         self.rnn = keras.layers.RNN(self.cell, return_sequences=True, return_state=True, name="rnn")
-        self.seed_generator = keras.random.SeedGenerator(seed) if dropout_keep < 1.0 else None
+        self.seed_generator = keras.random.SeedGenerator(seed) if self.cell.uses_dropout else None
         self._keras_lstm: _Hidden | None = None
         self.implementation = implementation
 
@@ -190,9 +375,9 @@ class SketchLSTM(keras.layers.Layer):
         """The recurrent dropout mask [B, T, H] for one training call (one uniform draw, as always)."""
         from training.replicas import replica_rows
 
-        keep = self.cell.dropout_keep
+        keep = self.cell.mask_keep
         noise = replica_rows(lambda shape: keras.random.uniform(shape, seed=self.seed_generator),
-                             tuple(batch_shape) + (self.cell.units,))
+                             tuple(batch_shape) + (self.cell.mask_units,))
         return ops.cast(noise < keep, dtype) / keep
 
     def call(self, x, initial_state=None, training=False, constant=None):
@@ -215,7 +400,7 @@ class SketchLSTM(keras.layers.Layer):
             if training:
                 mask = self.draw_keep_mask(ops.shape(proj)[:-1], proj.dtype)
             elif implementation == "reference":
-                mask = ops.ones(ops.shape(proj)[:-1] + (self.cell.units,), dtype=proj.dtype)
+                mask = ops.ones(ops.shape(proj)[:-1] + (self.cell.mask_units,), dtype=proj.dtype)
         if implementation == "reference":
             if mask is not None:
                 proj = ops.concatenate([proj, mask], axis=-1)
@@ -231,7 +416,7 @@ class SketchLSTM(keras.layers.Layer):
         return ops.concatenate([x, ops.repeat(ops.expand_dims(constant, 1), steps, axis=1)], axis=-1)
 
     def _zero_state(self, x):
-        zeros = ops.zeros((ops.shape(x)[0], self.cell.units), dtype=x.dtype)
+        zeros = ops.zeros((ops.shape(x)[0], self.cell.state_size[0]), dtype=x.dtype)
         return [zeros, zeros]
 
     def _call_fused(self, proj, initial_state, mask):

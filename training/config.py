@@ -16,6 +16,7 @@ from typing import Any
 from sketchgen.errors import ConfigError
 
 CELL_TYPES = ("lstm", "layer_norm")
+DECODER_CELL_TYPES = CELL_TYPES + ("hyper",)  # magenta's HyperLSTMCell (training.cells.SketchHyperLSTMCell)
 
 
 @dataclass
@@ -39,6 +40,9 @@ class HParams:
     input_dropout_prob: float = 0.90
     use_output_dropout: bool = False
     output_dropout_prob: float = 0.90
+    hyper_num_units: int = 256             # dec_model=hyper: the hyper cell's size (the official defaults)
+    hyper_embedding_size: int = 32
+    hyper_use_recurrent_dropout: bool = False
     # objective and optimiser
     kl_weight: float = 0.5
     kl_weight_start: float = 0.01
@@ -69,9 +73,13 @@ class HParams:
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ConfigError(f"hyperparameter {name} is a keep probability in (0, 1], got {value!r}")
-        for name in ("enc_model", "dec_model"):
-            if getattr(self, name) not in CELL_TYPES:
-                raise ConfigError(f"hyperparameter {name} must be one of {CELL_TYPES}, got {getattr(self, name)!r}")
+        if self.enc_model not in CELL_TYPES:
+            raise ConfigError(f"hyperparameter enc_model must be one of {CELL_TYPES}, got {self.enc_model!r}"
+                              + (" (a hyper encoder is not offered; dec_model=hyper is)" if self.enc_model == "hyper"
+                                 else ""))
+        if self.dec_model not in DECODER_CELL_TYPES:
+            raise ConfigError(f"hyperparameter dec_model must be one of {DECODER_CELL_TYPES}, got {self.dec_model!r}")
+        self._validate_hyper()
         for name in ("learning_rate", "min_learning_rate", "grad_clip"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"hyperparameter {name} must be > 0, got {getattr(self, name)!r}")
@@ -86,6 +94,29 @@ class HParams:
             raise ConfigError("hyperparameters kl_weight, kl_weight_start and kl_tolerance must be >= 0")
         if not self.data_set:
             raise ConfigError("hyperparameter data_set must name at least one data file")
+
+    def _validate_hyper(self) -> None:
+        for name in ("hyper_num_units", "hyper_embedding_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"hyperparameter {name} must be a positive integer, got {value!r}")
+        if self.dec_model == "hyper" and self.hyper_num_units > self.dec_rnn_size:
+            raise ConfigError(f"hyperparameter hyper_num_units ({self.hyper_num_units}) must not exceed dec_rnn_size "
+                              f"({self.dec_rnn_size}): the hyper cell is the small network that scales the "
+                              "decoder's weights")
+
+    @property
+    def decoder_state_size(self) -> int:
+        """Width of the decoder's h and c: a hyper decoder carries its hyper cell's units beside its own."""
+        return self.dec_rnn_size + (self.hyper_num_units if self.dec_model == "hyper" else 0)
+
+    def describe_decoder(self) -> str:
+        """The decoder's cell in words, as TensorBoard and the model card name it."""
+        if self.dec_model == "hyper":
+            dropout = ", recurrent dropout in the hyper cell" if self.hyper_use_recurrent_dropout else ""
+            return (f"HyperLSTM {self.dec_rnn_size} (layer norm; hyper LSTM {self.hyper_num_units}, "
+                    f"embedding {self.hyper_embedding_size}{dropout})")
+        return f"{'layer-norm LSTM' if self.dec_model == 'layer_norm' else 'LSTM'} {self.dec_rnn_size}"
 
     # --- JSON --------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

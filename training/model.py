@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import keras
 from keras import ops
 
-from training.cells import SketchLSTM
+from training.cells import HyperSizes, SketchLSTM
 from training.config import HParams
 from training.replicas import replica_rows
 
@@ -59,11 +59,11 @@ class SketchRNN(keras.Model):
             self.mu_head = keras.layers.Dense(hp.z_size, kernel_initializer=small_gaussian, name="encoder_mu")
             self.logvar_head = keras.layers.Dense(hp.z_size, kernel_initializer=small_gaussian,
                                                   name="encoder_logvar")
-            self.init_head = keras.layers.Dense(2 * hp.dec_rnn_size, activation="tanh",
+            self.init_head = keras.layers.Dense(2 * hp.decoder_state_size, activation="tanh",
                                                 kernel_initializer=small_gaussian, name="decoder_init")
             self.z_noise = keras.random.SeedGenerator(seed + 3)
         self.decoder = SketchLSTM(hp.dec_rnn_size, dec_in, hp.dec_model == "layer_norm", rec_keep, seed=seed + 4,
-                                  name="decoder")
+                                  name="decoder", hyper=hyper_sizes(hp))
         self.output_head = keras.layers.Dense(6 * hp.num_mixture + 3, name="decoder_output")
         self.dropout_noise = keras.random.SeedGenerator(seed + 5)
         self._build_all()
@@ -114,12 +114,13 @@ class SketchRNN(keras.Model):
 
     # -- decoder ---------------------------------------------------------------------------------------------------
     def initial_state(self, z=None, batch_size=None):
-        """Conditional: tanh(W z + b) split into (h, c). Unconditional: zeros."""
+        """Conditional: tanh(W z + b) split into (h, c). Unconditional: zeros. (A hyper decoder's h and c hold the
+        main and the hyper cell's units, as the original's state does.)"""
         if self.hp.conditional:
             hc = self.init_head(z)
             h, c = ops.split(hc, 2, axis=-1)
             return h, c
-        zeros = ops.zeros((batch_size, self.hp.dec_rnn_size))
+        zeros = ops.zeros((batch_size, self.hp.decoder_state_size))
         return zeros, zeros
 
     def _decoder_input(self, x, z):
@@ -147,7 +148,8 @@ class SketchRNN(keras.Model):
         """Inference step: x [B, 5] previous point -> (MixtureParams [B, ...], h_out, c_out)."""
         cell = self.decoder.cell
         h_new, c_new = cell.step(cell.project(self._decoder_input(x, z)), h, c)
-        return split_mixture(self.output_head(h_new), self.hp.num_mixture), h_new, c_new
+        out = h_new[:, :self.hp.dec_rnn_size] if self.hp.dec_model == "hyper" else h_new
+        return split_mixture(self.output_head(out), self.hp.num_mixture), h_new, c_new
 
     def _dropout(self, x, keep: float):
         noise = replica_rows(lambda shape: keras.random.uniform(shape, seed=self.dropout_noise), ops.shape(x))
@@ -164,6 +166,14 @@ class SketchRNN(keras.Model):
             mu = logvar = z = None
         raw = self.decode_sequence(strokes[:, :-1, :], z, training=training)
         return raw, mu, logvar
+
+
+def hyper_sizes(hp: HParams) -> HyperSizes | None:
+    """The hyper cell of a ``dec_model=hyper`` decoder (its recurrent dropout keeps the decoder's probability)."""
+    if hp.dec_model != "hyper":
+        return None
+    keep = hp.recurrent_dropout_prob if hp.hyper_use_recurrent_dropout else 1.0
+    return HyperSizes(hp.hyper_num_units, hp.hyper_embedding_size, keep)
 
 
 def reverse_within_length(x, lengths):

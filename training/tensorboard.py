@@ -1,6 +1,6 @@
 """TensorBoard logs of a training run (``experiment_dir/tensorboard/``), written by TrainingHooks.
 
-- ``ScalarLogger``: every ``every`` steps the training losses (L_R with its offset and pen parts, L_KL, the total),
+- ``ScalarLogger``: the model's cell as text when training starts; every ``every`` steps the training losses (L_R with its offset and pen parts, L_KL, the total),
   the learning rate, the KL weight, the padded length and the speed; at each evaluation the validation (and, for a
   new best model, test) numbers.
 - ``SampleImageLogger``: at each evaluation one image: a row of validation sketches, their reconstructions
@@ -35,6 +35,7 @@ TRAIN_SCALARS = {  # metrics key -> TensorBoard tag
 EVAL_SCALARS = {"r_loss": "L_R", "offset_loss": "L_R_offsets", "pen_loss": "L_R_pen", "kl_loss": "L_KL",
                 "cost": "cost"}
 IMAGE_TAG = "samples/reconstructions_and_samples"
+MODEL_TAG = "run/model"  # text: the decoder's cell and sizes
 
 
 def _metadata(plugin: str, data_class: int, description: str = "") -> summary_pb2.SummaryMetadata:
@@ -54,6 +55,11 @@ def write_png(tag: str, png: bytes, step: int, description: str = "") -> None:
     height, width = int(image.shape[0]), int(image.shape[1])
     tf.summary.write(tag, tf.constant([str(width).encode(), str(height).encode(), png]), step=step,
                      metadata=_metadata("images", summary_pb2.DATA_CLASS_BLOB_SEQUENCE, description))
+
+
+def write_text(tag: str, text: str, step: int) -> None:
+    """What tensorboard.summary.text writes: a string tensor with the text plugin's metadata."""
+    tf.summary.write(tag, tf.constant(text), step=step, metadata=_metadata("text", summary_pb2.DATA_CLASS_TENSOR))
 
 
 def prune_events_after(log_dir: Path, step: int) -> int:
@@ -113,6 +119,8 @@ class ScalarLogger:
     def on_train_begin(self, trainer: Any, step: int) -> None:
         if self.writer.log_dir.is_dir():
             prune_events_after(self.writer.log_dir, step)
+        with self.writer.get().as_default():
+            write_text(MODEL_TAG, f"decoder: {trainer.hp.describe_decoder()}", step)
 
     def on_train_step(self, trainer: Any, step: int, metrics: dict[str, float]) -> None:
         if step % self.every:
