@@ -131,10 +131,10 @@ class Exporter(QObject):
 
     def default_target(self, targets: list[ExportTarget]) -> ExportTarget | None:
         """What the current tab shows: the drawing, the first replay or the morph strip."""
-        from desktop.main_window import MORPH_TAB, REPLAY_TAB
-
-        tab = self.window.tabs.currentIndex()
-        wanted = {REPLAY_TAB: TargetKind.REPLAY, MORPH_TAB: TargetKind.MORPH_STRIP}.get(tab, TargetKind.DRAWING)
+        w = self.window
+        shown = w.tabs.currentWidget()
+        wanted = {id(w.replay_view): TargetKind.REPLAY, id(w.morph_view): TargetKind.MORPH_STRIP}.get(
+            id(shown), TargetKind.DRAWING)
         return next((t for t in targets if t.kind is wanted), targets[0] if targets else None)
 
     def export_dialog(self, fmt: ExportFormat) -> None:
