@@ -17,6 +17,7 @@ import numpy as np
 
 from desktop.document import MODEL, Stroke, strokes_from_stroke3, strokes_to_stroke3
 from desktop.model_catalog import card_facts, card_license
+from sketchgen.engine.sampling import DEFAULT_RULE
 from sketchgen.errors import ModelError, SketchError
 from sketchgen.strokes import center, validate_stroke3
 
@@ -34,11 +35,13 @@ def stroke3_at_origin(s3: np.ndarray) -> np.ndarray:
 
 
 class LoadedModel:
-    """A loaded ``SketchModel`` plus what the picker shows about it."""
+    """A loaded ``SketchModel`` plus what the picker shows about it. ``temperature_rule`` (the person's setting
+    beside the temperature) goes with every call."""
 
     def __init__(self, path: Path, model: Any) -> None:
         self.path = path
         self.model = model
+        self.temperature_rule: str = DEFAULT_RULE
         self.card: dict[str, Any] = dict(getattr(model, "card", {}) or {})
         self.provider: str = str(getattr(model, "provider", "CPUExecutionProvider"))
         self.conditional: bool = bool(getattr(model, "conditional", False))
@@ -76,7 +79,8 @@ class LoadedModel:
         if not prefix:
             raise SketchError("nothing drawn yet: draw a stroke first")
         s3 = stroke3_at_origin(strokes_to_stroke3(prefix))
-        results = self.model.continue_(s3, n=attempts_for(n), temperature=temperature, seed=seed)
+        results = self.model.continue_(s3, n=attempts_for(n), temperature=temperature, seed=seed,
+                                       temperature_rule=self.temperature_rule)
         results = prefer_finished(results, n, self.model.max_seq_len)
         end = prefix[-1].points[-1]
         return [self._continuation_strokes(end, np.asarray(r, dtype=np.float32)) for r in results]
@@ -96,7 +100,8 @@ class LoadedModel:
         that, the first non-empty one (:meth:`finished` tells which it is)."""
         from sketchgen.engine.selection import prefer_finished
 
-        results = self.model.sample(n=attempts, temperature=temperature, seed=seed)
+        results = self.model.sample(n=attempts, temperature=temperature, seed=seed,
+                                    temperature_rule=self.temperature_rule)
         return self._checked(prefer_finished(results, 1, self.model.max_seq_len)[0], "sample")
 
     def finished(self, sketch: np.ndarray) -> bool:
@@ -108,7 +113,8 @@ class LoadedModel:
     def reconstruct(self, sketch: np.ndarray, temperature: float, seed: int | None = None) -> np.ndarray:
         """Encode then decode ``sketch``; centred like the original."""
         self._need_encoder("reconstruct a drawing")
-        result = self.model.reconstruct(stroke3_at_origin(sketch), temperature=temperature, seed=seed)
+        result = self.model.reconstruct(stroke3_at_origin(sketch), temperature=temperature, seed=seed,
+                                        temperature_rule=self.temperature_rule)
         return self._checked(result, "reconstruction")
 
     # -- latent space ------------------------------------------------------------------------------------------------
@@ -127,7 +133,8 @@ class LoadedModel:
     def decode_many(self, zs: np.ndarray, temperature: float, seed: int | None = 0) -> list[np.ndarray]:
         """One sketch per latent, decoded in one batch (one engine call) with the noise :meth:`decode` gives each:
         the morph strip's 7 frames and the 2x2 grid's 25 cost about one call, not 7 or 25."""
-        results = self.model.decode_z(np.asarray(zs, dtype=np.float32), temperature=temperature, seed=seed)
+        results = self.model.decode_z(np.asarray(zs, dtype=np.float32), temperature=temperature, seed=seed,
+                                      temperature_rule=self.temperature_rule)
         out = []
         for result in results:
             sketch = validate_stroke3(result, name="decoded sketch", allow_empty=True)

@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(lambda index: isValid(self) and self._tab_changed(index))
 
         self.temperature.set_value(self.settings.temperature())
+        self.temperature.set_rule(self.settings.temperature_rule())
         self.draw_view.set_count(self.settings.continuation_count())
         self.draw_view.set_pen_speed(self.settings.pen_speed(DEFAULT_SPEED))
         self.draw_view.set_together(self.settings.draw_together())
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
 
         self.temperature = TemperatureControl(0.5, self)
         self.temperature.valueChanged.connect(self._temperature_changed)
+        self.temperature.ruleChanged.connect(self._temperature_rule_changed)
 
     def _action(self, text: str, slot, shortcut=None, icon: QStyle.StandardPixmap | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -308,6 +310,11 @@ class MainWindow(QMainWindow):
         self.settings.set_temperature(value)
         self.draw_view.set_temperature(value)
         self.morph_view.set_temperature(value)
+
+    def _temperature_rule_changed(self, rule: str) -> None:
+        self.settings.set_temperature_rule(rule)
+        if self.model is not None:
+            self.model.temperature_rule = rule
 
     # messages ---------------------------------------------------------------------------------------------------------
     def show_status(self, text: str, msecs: int | None = STATUS_MS) -> None:

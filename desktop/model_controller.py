@@ -231,6 +231,7 @@ class ModelController(QObject):
         w.morph_view.set_model(model)
         w.model_actions_enabled(model)
         if model is not None:
+            model.temperature_rule = w.temperature.rule_value()
             w.model_panel.set_active(str(model.path))
             w.model_panel.show_card(str(model.path), "Loaded", model.provider_label, model.card)
             w.model_label.setText(f"Model: {model.name} ({model.provider_label})")

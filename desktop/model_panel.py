@@ -1,5 +1,5 @@
 """The model picker (a dock): known model folders, the chosen model's card facts and execution provider, and the
-temperature control (slider + spin box) that every model request uses."""
+temperature control (slider + spin box, and the temperature rule beside them) that every model request uses."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -21,18 +22,28 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.model_catalog import ModelEntry, card_facts, read_card
+from sketchgen.engine.sampling import DEFAULT_RULE
 from sketchgen.errors import ModelError
 
 __all__ = ["TemperatureControl", "ModelPanel", "MIN_TEMPERATURE", "MAX_TEMPERATURE"]
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 1.5
 _STEPS_PER_UNIT = 100
+# the engine's temperature rules (sketchgen.engine.sampling), as the person picks them: value, label, what it does
+RULES = (
+    ("js", "demos", "As the official sketch-rnn demos: strokes and pen at 0.5 + 0.5 x temperature, so drawings end "
+                    "more often"),
+    ("paper", "paper", "As the paper writes it: one temperature for everything (low temperatures rarely end)"),
+    ("magenta", "magenta", "As magenta's Python sampler: one temperature, offsets spread by the temperature itself"),
+)
 
 
 class TemperatureControl(QWidget):
-    """A slider and a spin box showing one value; ``valueChanged(float)`` fires once per change."""
+    """A slider and a spin box showing one value, and the temperature rule; ``valueChanged(float)`` and
+    ``ruleChanged(str)`` fire once per change."""
 
     valueChanged = Signal(float)
+    ruleChanged = Signal(str)
 
     def __init__(self, value: float = 0.5, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,7 +51,7 @@ class TemperatureControl(QWidget):
         self.slider.setRange(round(MIN_TEMPERATURE * _STEPS_PER_UNIT), round(MAX_TEMPERATURE * _STEPS_PER_UNIT))
         self.slider.setAccessibleName("Temperature")
         self.slider.setToolTip("Temperature: low = careful and typical, high = wild and varied")
-        self.slider.setMinimumWidth(80)
+        self.slider.setMinimumWidth(30)
         self.spin = QDoubleSpinBox(self)
         self.spin.setRange(MIN_TEMPERATURE, MAX_TEMPERATURE)
         self.spin.setSingleStep(0.05)
@@ -48,15 +59,27 @@ class TemperatureControl(QWidget):
         self.spin.setAccessibleName("Temperature value")
         label = QLabel("&Temperature:", self)
         label.setBuddy(self.spin)
+        self.rule = QComboBox(self)
+        for i, (rule, text, tip) in enumerate(RULES):
+            self.rule.addItem(text, rule)
+            self.rule.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.rule.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.rule.setMinimumContentsLength(3)  # narrow, so the whole control fits an 800-pixel-wide toolbar
+        self.rule.setAccessibleName("Temperature rule")
+        self.rule.setToolTip("How the temperature acts: " + "; ".join(f"{text}: {tip}" for _, text, tip in RULES))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
+        layout.setSpacing(4)
         layout.addWidget(label)
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.spin)
+        layout.addWidget(self.rule)
         self._value = -1.0
         self.slider.valueChanged.connect(lambda v: self.set_value(v / _STEPS_PER_UNIT))
         self.spin.valueChanged.connect(self.set_value)
+        self.rule.currentIndexChanged.connect(lambda _: self.ruleChanged.emit(self.rule_value()))
         self.set_value(value)
+        self.set_rule(DEFAULT_RULE)
 
     def value(self) -> float:
         return self._value
@@ -71,6 +94,15 @@ class TemperatureControl(QWidget):
             widget.setValue(shown)
             widget.blockSignals(False)
         self.valueChanged.emit(value)
+
+    def rule_value(self) -> str:
+        return str(self.rule.currentData())
+
+    def set_rule(self, rule: str) -> None:
+        """Show ``rule`` (an unknown name leaves the choice as it is); ``ruleChanged`` fires if it changed."""
+        index = self.rule.findData(rule)
+        if index >= 0:
+            self.rule.setCurrentIndex(index)
 
 
 class ModelPanel(QWidget):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, QStandardPaths
 
+from sketchgen.engine.sampling import DEFAULT_RULE, TEMPERATURE_RULES
+
 __all__ = ["ORGANIZATION", "APPLICATION", "HOME_ENV", "app_home", "AppSettings", "MAX_RECENT"]
 
 ORGANIZATION = "SketchGen"
@@ -89,6 +91,14 @@ class AppSettings:
 
     def set_temperature(self, value: float) -> None:
         self._qs.setValue("model/temperature", float(value))
+
+    def temperature_rule(self, default: str = DEFAULT_RULE) -> str:
+        """The engine's temperature rule (sketchgen.engine.sampling); an unknown stored value gives the default."""
+        value = self._qs.value("model/temperature_rule")
+        return str(value) if value in TEMPERATURE_RULES else default
+
+    def set_temperature_rule(self, rule: str) -> None:
+        self._qs.setValue("model/temperature_rule", str(rule))
 
     def continuation_count(self, default: int = 4) -> int:
         return int(self._number("draw/continuations", default, 1, 12))
