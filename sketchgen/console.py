@@ -130,6 +130,7 @@ def console_main(main: Callable[..., int | None]) -> Callable[..., int]:
                   file=sys.stderr)
             return EXIT_BUG
 
+    wrapped.sketchgen_console_main = True  # type: ignore[attr-defined]  (tests check every script has it)
     return wrapped
 
 

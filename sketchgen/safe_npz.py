@@ -6,20 +6,21 @@ module reads the zip members itself, parses each ``.npy`` header with ``numpy.li
 with an unpickler whose ``find_class`` hands out only the few numpy globals a plain array pickle refers to. Anything
 else is refused with a ``DataFileError`` naming the file, the member and the forbidden global.
 
-A file can also cost memory out of all proportion to its size: a deflate member of 2 MB inflates to 2 GB, a 1.5 KB
-pickle that refers 100,000 times to one array becomes 100,000 sketches, one ``LONG_BINPUT 2**28`` opcode makes C's
-unpickler allocate a 2 GB memo, object arrays nested 20,000 deep crash numpy when freed. So every cost is bounded
-before it is paid: the zip's declared sizes and then the bytes actually inflated (read in chunks) against one budget
-(``max_bytes``, 512 MiB by default: the official QuickDraw files, ``.full.npz`` included, fit with room to spare;
-``--max-data-mb`` or ``$SKETCHGEN_MAX_DATA_MB`` raises it), the pickle is run by the pure-Python unpickler (a dict
-memo) with its memo, stack and nesting counted, and every array is charged its bytes plus a per-array overhead each
-time it is referred to, so the sketches a file expands to fit the same budget. Object arrays may nest two deep.
+A file can also cost memory out of all proportion to its size: a 2 MB deflate member inflates to 2 GB, a 1.5 KB
+pickle that names one array 100,000 times becomes 100,000 sketches, one ``LONG_BINPUT 2**28`` makes C's unpickler
+allocate a 2 GB memo, object arrays nested 20,000 deep crash numpy when freed. So each cost is checked before it is
+paid, against one budget (``max_bytes``: 512 MiB unless ``--max-data-mb`` or ``$SKETCHGEN_MAX_DATA_MB`` says
+otherwise; the official QuickDraw files fit with room to spare): the members' declared sizes, then the bytes actually
+inflated (in chunks); the pickle runs in the pure-Python unpickler (a dict memo, no allocation sized by the file) with
+its memo, stack and nesting counted; every array is charged its bytes plus a fixed overhead each time it is referred
+to. Object arrays may nest two deep: a split holding sketches.
 """
 
 from __future__ import annotations
 
 import _codecs
 import io
+import math
 import os
 import pickle
 import zipfile
@@ -98,8 +99,10 @@ class _Budget:
         self.spent = 0
         self.max_entries = max(1024, max_bytes // ARRAY_OVERHEAD)
 
-    def check(self, cost: int, what: str) -> None:
-        if self.spent + cost > self.max_bytes:
+    def check(self, cost: int, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        if self.spent + cost > self.max_bytes:  # the message is only made when it is needed (this runs per sketch)
+            what = (f"an object array of {math.prod(shape)} elements" if dtype.hasobject
+                    else f"a [{'x'.join(map(str, shape))}] {dtype} array")
             raise _TooCostly(
                 f"{what} would take {_mb(self.spent + cost)} in memory, over the limit of {_mb(self.max_bytes)}"
             )
@@ -184,7 +187,7 @@ class _ArraySpec:
                     depth = max(depth, item.depth)
             if depth + 1 > MAX_OBJECT_DEPTH:
                 raise _TooCostly(f"object arrays nested more than {MAX_OBJECT_DEPTH} deep", deep=True)
-            self.budget.check(cost, f"an object array of {count} elements")
+            self.budget.check(cost, shape, dtype)
             self.cost, self.depth = cost, depth + 1
             flat = np.empty(count, dtype=object)
             for index, item in enumerate(raw):
@@ -196,7 +199,7 @@ class _ArraySpec:
         if not isinstance(raw, (bytes, bytearray)) or len(raw) != count * dtype.itemsize:
             raise _UnsafePickle(f"numpy array data does not match its shape {shape!r:.60} and dtype {dtype}")
         self.cost = ARRAY_OVERHEAD + len(raw)
-        self.budget.check(self.cost, f"a [{'x'.join(map(str, shape))}] {dtype} array")
+        self.budget.check(self.cost, shape, dtype)
         self.array = np.frombuffer(raw, dtype=dtype, count=count).reshape(shape, order=order).copy()
 
 
@@ -294,6 +297,17 @@ def _checked_mark(unpickler: RestrictedUnpickler) -> None:
     _PY_DISPATCH[pickle.MARK[0]](unpickler)
 
 
+def _skip_frame_header(unpickler: RestrictedUnpickler) -> None:
+    """Protocol 4 frames hold the opcodes that follow them; read straight through (only their 8-byte size goes)."""
+    if len(unpickler.read(8)) != 8:
+        raise pickle.UnpicklingError("pickle data was truncated")
+
+
+def _refuse_bytearray(unpickler: RestrictedUnpickler) -> None:
+    """Protocol 5's BYTEARRAY8 allocates the size it names before reading; numpy's array pickles never use it here."""
+    raise _UnsafePickle("bytearray objects are not allowed")
+
+
 _PY_DISPATCH = pickle._Unpickler.dispatch  # type: ignore[attr-defined]
 
 
@@ -304,10 +318,12 @@ class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     names), and its loop is ours to count in. ``load`` returns an ndarray.
     """
 
-    dispatch = {**_PY_DISPATCH, pickle.MARK[0]: _checked_mark}
+    dispatch = {**_PY_DISPATCH, pickle.MARK[0]: _checked_mark, pickle.FRAME[0]: _skip_frame_header,
+                pickle.BYTEARRAY8[0]: _refuse_bytearray}
 
     def __init__(self, file: BinaryIO, *, budget: _Budget | None = None, **kwargs: Any) -> None:
         super().__init__(file, **kwargs)
+        self._file_readinto = getattr(file, "readinto", None)
         self.budget = budget or _Budget(max_data_bytes())
         self._reconstruct = _Reconstruct(self.budget)
 
@@ -330,11 +346,11 @@ class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
             )
 
     def load(self) -> Any:
-        # pickle._Unpickler.load, plus a look at the stack and memo every few thousand opcodes
-        self._unframer = pickle._Unframer(self._file_read, self._file_readline)  # type: ignore[attr-defined]
-        self.read = self._unframer.read
-        self.readinto = self._unframer.readinto
-        self.readline = self._unframer.readline
+        # pickle._Unpickler.load, reading the file directly (frames are skipped, see _skip_frame_header), plus a look
+        # at the stack and memo every few thousand opcodes
+        self.read = self._file_read
+        self.readline = self._file_readline
+        self.readinto = self._file_readinto
         self.metastack = []
         self.stack: list[Any] = []
         self.append = self.stack.append
@@ -419,7 +435,7 @@ def read_npy_member(
         count *= int(n)
     needed = count * dtype.itemsize
     try:
-        budget.check(needed + ARRAY_OVERHEAD, f"a [{'x'.join(map(str, shape))}] {dtype} array")
+        budget.check(needed + ARRAY_OVERHEAD, tuple(shape), dtype)
     except _TooCostly as exc:
         raise _too_costly(path, where, exc) from None
     raw = stream.read()

@@ -205,3 +205,28 @@ def test_data_that_cannot_be_normalised_is_an_error_naming_the_file(tmp_path: Pa
     ran = run_script("sketchgen-train", "--data", "still", "--data_dir", tmp_path, "--experiment_dir",
                      tmp_path / "run", "--quiet")
     assert_clean_error(ran, str(tmp_path / "still.npz"), "every dx and dy is zero")
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4])
+def test_object_array_pickles_of_every_protocol_numpy_writes_still_load(protocol: int) -> None:
+    """The unpickler reads protocol 4's frames straight through; the arrays come out exactly."""
+    import pickle
+
+    from sketchgen.safe_npz import read_npy_member
+
+    array = np.empty(3, dtype=object)
+    for index in range(3):
+        array[index] = np.arange(6, dtype=np.int16).reshape(2, 3) * index
+    loaded = read_npy_member(hostile.npy_member(pickle.dumps(array, protocol=protocol), shape=(3,)), "f.npz", "m")
+    assert all(np.array_equal(a, b) for a, b in zip(loaded, array))
+
+
+def test_a_pickle_that_asks_for_a_huge_bytearray_is_refused_before_allocating() -> None:
+    import struct
+
+    from sketchgen.errors import DataFileError
+    from sketchgen.safe_npz import read_npy_member
+
+    pickle_bytes = b"\x80\x05\x96" + struct.pack("<Q", 8 << 30) + b"."  # BYTEARRAY8 of 8 GiB, no data
+    with pytest.raises(DataFileError, match="never need"):
+        read_npy_member(hostile.npy_member(pickle_bytes), "f.npz", "m")
