@@ -61,7 +61,7 @@ def test_the_nested_bomb_is_refused_by_training_and_download(bombs: dict[str, Pa
     bomb = bombs["nested 20000 deep"]
     ran = run_script("sketchgen-train", "--data", bomb, "--experiment_dir", tmp_path / "run", "--quiet")
     assert_clean_error(ran, str(bomb), "too deep")
-    assert not (tmp_path / "run" / "latest").exists()
+    assert ran.peak_rss_mb < MEMORY_CEILING_MB and not (tmp_path / "run" / "latest").exists()
 
     served = tmp_path / "server" / "sketchrnn"  # a download from a file:// mirror serving the bomb
     served.mkdir(parents=True)
@@ -70,6 +70,7 @@ def test_the_nested_bomb_is_refused_by_training_and_download(bombs: dict[str, Pa
     ran = run_script("sketchgen-data", "download", "cat", "--out-dir", out_dir, "--quiet",
                      "--base-url", served.as_uri())
     assert_clean_error(ran, "not a sketch-rnn .npz", "too deep")
+    assert ran.peak_rss_mb < MEMORY_CEILING_MB
     assert not list(out_dir.iterdir())  # neither the part file nor a final file stays
 
 
