@@ -48,6 +48,7 @@ DEFAULT_MAX_DATA_MB = 512
 MAX_DATA_MB_ENV = "SKETCHGEN_MAX_DATA_MB"
 MAX_OBJECT_DEPTH = 2  # a split (object array) of sketches (numeric arrays) is depth 1
 MAX_PICKLE_NESTING = 32  # MARKs open at once; numpy's pickles use 2
+MAX_MEMBERS = 1024  # a sketch-rnn file has 3; zipfile spends about 1 KB on each entry it lists
 ARRAY_OVERHEAD = 128  # bytes charged per array reference: what one small numpy array costs in memory
 _CHUNK = 1 << 20
 _CHECK_EVERY = 1 << 12  # opcodes between checks of the unpickler's stack and memo
@@ -470,6 +471,20 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str | os
     return b"".join(chunks)
 
 
+def _zip_entries(file: Path) -> int | None:
+    """The member count in a zip's end record, read before zipfile lists them all (None: no end record found).
+    65535 stands for "at least that many" (the zip64 record holds the true count)."""
+    with open(file, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        tail_size = min(size, 22 + 0xFFFF)  # the end record, and a comment of at most 64 KiB after it
+        fh.seek(size - tail_size)
+        tail = fh.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None
+    return int.from_bytes(tail[at + 10 : at + 12], "little")
+
+
 def read_npz(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, np.ndarray]:
     """Every array in an ``.npz`` (keys without ``.npy``), read without running code and within ``max_bytes``.
 
@@ -486,6 +501,10 @@ def read_npz(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict
     budget = _Budget(max_data_bytes() if max_bytes is None else int(max_bytes))
     arrays: dict[str, np.ndarray] = {}
     try:
+        entries = _zip_entries(file)
+        if entries is not None and entries > MAX_MEMBERS:
+            raise DataFileError(path, f"is too large: its zip lists {entries} members (a sketch file has 3; the limit "
+                                      f"is {MAX_MEMBERS})")
         with zipfile.ZipFile(file) as archive:
             members = [info for info in archive.infolist() if not info.is_dir()]
             declared = sum(info.file_size for info in members)

@@ -231,3 +231,12 @@ def test_a_pickle_that_asks_for_a_huge_bytearray_is_refused_before_allocating() 
     pickle_bytes = b"\x80\x05\x96" + struct.pack("<Q", 8 << 30) + b"."  # BYTEARRAY8 of 8 GiB, no data
     with pytest.raises(DataFileError, match="never need"):
         read_npy_member(hostile.npy_member(pickle_bytes), "f.npz", "m")
+
+
+def test_a_zip_of_thousands_of_members_is_refused_before_it_is_listed(tmp_path: Path) -> None:
+    from sketchgen.errors import DataFileError
+
+    members = {f"m{index}.npy": b"" for index in range(1100)}
+    path = hostile.npz(tmp_path / "many.npz", members)
+    with pytest.raises(DataFileError, match="lists 1100 members"):
+        load_npz(path)
