@@ -90,10 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     for folder in args.models:
         model = load_model(folder)
         card = model.card
-        losses = card.get("losses") or {}
-        facts = (f"| `{folder}` | {card.get('steps_trained')} | {card['config'].get('kl_tolerance')} | "
-                 f"{card['config'].get('kl_weight')} | "
-                 f"{losses.get('test_L_R', float('nan')):.3f} / {losses.get('test_L_KL', float('nan')):.3f} | ")
+        losses = card.losses or {}
+        facts = (f"| `{folder}` | {card.steps_trained} | {card.config.kl_tolerance} | {card.config.kl_weight} | "
+                 f"{losses.get('test_L_R') or float('nan'):.3f} / {losses.get('test_L_KL') or float('nan'):.3f} | ")
         for as_app, kind in ((False, "single (engine)"), (True, f"as the app shows them ({attempts_for(args.n)} "
                                                                  "attempts, finished first)")):
             cells = [cell(continuation_lengths(model, sketches, f, args.n, args.temperature, as_app),

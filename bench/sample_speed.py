@@ -74,7 +74,7 @@ def default_model_folder(work: Path, test_sketches: list[np.ndarray] | None, sca
     import keras
 
     from export.onnx_export import export_model
-    from training.config import HParams
+    from sketchgen.config import HParams
     from training.model import SketchRNN
 
     keras.utils.set_random_seed(0)
@@ -145,8 +145,9 @@ def measure(folder: Path, prompts: list[np.ndarray], repeats: int, rounds: int,
 
 
 def precision_row(folder: Path) -> str:
-    card = json.loads((folder / "model.json").read_text())
-    int8 = card.get("precision", {}).get("int8") or {}
+    from sketchgen.model_folder import ModelCard
+
+    int8 = ModelCard.read(folder).precision.int8_report
     if "delta_nats" not in int8:
         return "not measured (no test sketches)"
     layout = ", int8 weights: " + {"tensor": "one scale per matrix", "column": "one scale per column",
@@ -180,16 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     test, scale, pixels = load_test_sketches(300)
     with tempfile.TemporaryDirectory() as work:
-        from sketchgen.engine.runtime import MODELS_DIR, resolve_model_path
+        from sketchgen.model_folder import ModelCard, resolve_model, shipped_models
 
-        if args.model is None and not args.random and (MODELS_DIR / "sheep" / "model.json").is_file():
+        if args.model is None and not args.random and "sheep" in shipped_models():
             args.model = "sheep"
         if args.model and not args.random:
-            folder = resolve_model_path(args.model)
-            card = json.loads((folder / "model.json").read_text())
-            cfg = card["config"]
-            what = (f"model {folder.name} (enc {cfg['enc_rnn_size']}, dec {cfg['dec_rnn_size']}, z {cfg['z_size']}, "
-                    f"M {cfg['num_mixture']}, {card.get('steps_trained')} steps trained)")
+            folder = resolve_model(args.model)
+            card = ModelCard.read(folder)
+            cfg = card.config
+            what = (f"model {folder.name} (enc {cfg.enc_rnn_size}, dec {cfg.dec_rnn_size}, z {cfg.z_size}, "
+                    f"M {cfg.num_mixture}, {card.steps_trained} steps trained)")
         else:
             started = time.perf_counter()
             folder = default_model_folder(Path(work), test, scale)

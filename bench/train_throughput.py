@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from training.config import HParams  # noqa: E402
+from sketchgen.config import HParams  # noqa: E402
 from training.dataset import (BatchingOptions, SketchData, TrainBatcher, load_sketch_data,  # noqa: E402
                               make_batch)
 from training.trainer import TrainOptions, Trainer  # noqa: E402

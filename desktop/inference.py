@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,7 +19,11 @@ from desktop.document import MODEL, Stroke, strokes_from_stroke3, strokes_to_str
 from desktop.model_catalog import card_facts, card_license
 from sketchgen.engine.sampling import DEFAULT_RULE
 from sketchgen.errors import ModelError, SketchError
+from sketchgen.model_folder import ModelCard
 from sketchgen.strokes import center, validate_stroke3
+
+if TYPE_CHECKING:  # the engine itself is imported on the worker thread, on first use
+    from sketchgen.engine import SketchModel
 
 __all__ = ["LoadedModel", "load", "stroke3_at_origin", "SAMPLE_ATTEMPTS"]
 
@@ -38,13 +42,13 @@ class LoadedModel:
     """A loaded ``SketchModel`` plus what the picker shows about it. ``temperature_rule`` (the person's setting
     beside the temperature) goes with every call."""
 
-    def __init__(self, path: Path, model: Any) -> None:
+    def __init__(self, path: Path, model: SketchModel) -> None:
         self.path = path
         self.model = model
         self.temperature_rule: str = DEFAULT_RULE
-        self.card: dict[str, Any] = dict(getattr(model, "card", {}) or {})
-        self.provider: str = str(getattr(model, "provider", "CPUExecutionProvider"))
-        self.conditional: bool = bool(getattr(model, "conditional", False))
+        self.card: ModelCard = model.card
+        self.provider: str = model.provider
+        self.conditional: bool = model.conditional
 
     @property
     def name(self) -> str:

@@ -1,12 +1,12 @@
 """Which model folders exist (shipped under assets/models/ and added by the user) and what their cards say.
 
 Reading a card is plain JSON, no ONNX Runtime, so the picker can list models instantly at start-up; loading the
-model itself happens later on the worker thread (:mod:`desktop.inference`).
+model itself happens later on the worker thread (:mod:`desktop.inference`). The folder and its card are the core's
+(:mod:`sketchgen.model_folder`); this module adds the user's folders and the picker's wording.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sketchgen.errors import ModelError
+from sketchgen.model_folder import MODELS_DIR, ModelCard, is_model_folder, resolve_model as _resolve, shipped_models
 
 __all__ = [
     "SHIPPED_MODELS_DIR",
@@ -29,9 +29,8 @@ __all__ = [
     "card_license",
 ]
 
-SHIPPED_MODELS_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
+SHIPPED_MODELS_DIR = MODELS_DIR
 DEFAULT_MODEL_NAME = "sheep"
-CARD_FILE = "model.json"
 
 
 @dataclass(frozen=True)
@@ -43,19 +42,11 @@ class ModelEntry:
     shipped: bool
 
 
-def is_model_folder(path: Path) -> bool:
-    return (path / CARD_FILE).is_file()
-
-
 def _folders_in(root: Path) -> list[Path]:
     """``root`` itself when it is a model folder, else its model sub-folders (sorted)."""
     if is_model_folder(root):
         return [root]
-    try:
-        children = sorted(p for p in root.iterdir() if p.is_dir())
-    except OSError:
-        return []
-    return [p for p in children if is_model_folder(p)]
+    return list(shipped_models(root).values())
 
 
 def discover_models(user_folders: Iterable[str | os.PathLike[str]] = (), shipped_dir: Path | None = None) -> list[ModelEntry]:
@@ -85,56 +76,15 @@ def default_model(entries: list[ModelEntry]) -> ModelEntry | None:
 
 def resolve_model(spec: str, entries: list[ModelEntry]) -> Path:
     """``--model`` argument -> folder: an existing path, else the name of a known model; ModelError otherwise."""
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return path
+    known: dict[str, Path] = {}
     for entry in entries:
-        if entry.name == spec:
-            return entry.path
-    known = ", ".join(e.name for e in entries) or "none installed"
-    raise ModelError(spec, f"no such model folder or model name (known models: {known})")
+        known.setdefault(entry.name, entry.path)
+    return _resolve(spec, known)
 
 
-def read_card(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """The folder's model.json as a dict; ModelError naming the file for anything wrong."""
-    path = Path(folder) / CARD_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelError(path, "is missing: not a model folder") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(path, f"cannot be read ({exc})") from None
-    try:
-        card = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ModelError(path, f"is not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(card, dict):
-        raise ModelError(path, f"must hold a JSON object, found a {type(card).__name__}")
-    return card
-
-
-def _first(card: Mapping[str, Any], *keys: str) -> Any:
-    """The first of ``keys`` present, looked up at the top level and one level down (e.g. card["training"])."""
-    for key in keys:
-        if key in card:
-            return card[key]
-    for value in card.values():
-        if isinstance(value, Mapping):
-            for key in keys:
-                if key in value:
-                    return value[key]
-    return None
-
-
-def _datasets(card: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    value = _first(card, "datasets", "dataset", "data")
-    if isinstance(value, Mapping):
-        return [value]
-    if isinstance(value, list):
-        return [v if isinstance(v, Mapping) else {"name": str(v)} for v in value]
-    if isinstance(value, str):
-        return [{"name": value}]
-    return []
+def read_card(folder: str | os.PathLike[str]) -> ModelCard:
+    """The folder's model.json, checked; ModelError naming the file and the field for anything wrong."""
+    return ModelCard.read(folder)
 
 
 def _format_value(value: Any) -> str:
@@ -152,30 +102,10 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def _fact(card: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
-    """The first of ``keys`` as text; a null value with a ``<key>_source`` note says why it is unknown."""
-    for key in keys:
-        for where in (card, *(v for v in card.values() if isinstance(v, Mapping))):
-            if key in where:
-                value = where[key]
-                if value is None:
-                    note = where.get(f"{key}_source")
-                    return f"not recorded ({note})" if note else "not recorded"
-                return _format_value(value)
-    return None
-
-
-def card_license(card: Mapping[str, Any]) -> str:
+def card_license(card: ModelCard) -> str:
     """Every data set's license (and attribution) as one line each; the model's use is bound by them."""
-    lines = []
-    for data in _datasets(card):
-        name = data.get("name") or data.get("file") or data.get("path") or "data set"
-        license_ = data.get("license") or data.get("licence") or "license not stated"
-        attribution = data.get("attribution") or data.get("copyright")
-        lines.append(f"{name}: {license_}" + (f" ({attribution})" if attribution else ""))
-    top = card.get("license")
-    if not lines and top:
-        lines.append(str(top))
+    lines = [f"{d.name}: {d.license or 'license not stated'}" + (f" ({d.attribution})" if d.attribution else "")
+             for d in card.datasets]
     return "\n".join(lines) or "license not stated in model.json"
 
 
@@ -198,41 +128,32 @@ def _split_losses(losses: Any, conditional: bool = True) -> str | None:
     return "\n".join(f"{name}: {', '.join(parts)}" for name, parts in grouped.items())
 
 
-def _size(card: Mapping[str, Any]) -> str | None:
-    """The network's size from the card's config (sketch-rnn hyperparameter names)."""
-    config = card.get("config")
-    if not isinstance(config, Mapping):
-        return None
+def _size(card: ModelCard) -> str:
+    """The network's size from the card's config."""
+    config = card.config
     parts = []
-    if config.get("conditional", True) and config.get("enc_rnn_size"):
-        parts.append(f"encoder {config.get('enc_model', 'lstm').upper()} {config['enc_rnn_size']}")
-    if config.get("dec_rnn_size"):
-        parts.append(f"decoder {config.get('dec_model', 'lstm').upper()} {config['dec_rnn_size']}")
-    if config.get("conditional", True) and config.get("z_size"):
-        parts.append(f"z {config['z_size']}")
-    if config.get("num_mixture"):
-        parts.append(f"{config['num_mixture']} mixtures")
-    return ", ".join(parts) or None
+    if config.conditional:
+        parts.append(f"encoder {config.enc_model.upper()} {config.enc_rnn_size}")
+    parts.append(f"decoder {config.dec_model.upper()} {config.dec_rnn_size}")
+    if config.conditional:
+        parts.append(f"z {config.z_size}")
+    parts.append(f"{config.num_mixture} mixtures")
+    return ", ".join(parts)
 
 
-def card_facts(card: Mapping[str, Any]) -> list[tuple[str, str]]:
+def card_facts(card: ModelCard) -> list[tuple[str, str]]:
     """(label, text) rows for the model picker: data set, license, losses, steps trained, model kind and size."""
     facts: list[tuple[str, str]] = []
-    datasets = _datasets(card)
-    if datasets:
-        names = [str(d.get("name") or d.get("file") or d.get("path") or "?") for d in datasets]
-        facts.append(("Data set", ", ".join(names)))
+    if card.datasets:
+        facts.append(("Data set", ", ".join(d.name for d in card.datasets)))
     facts.append(("License", card_license(card)))
-    conditional = _first(card, "conditional")
-    losses = _split_losses(card.get("losses"), conditional is not False) or _fact(card, ("losses", "final_losses", "loss"))
+    losses = (_split_losses(card.losses, card.conditional)
+              or (_format_value(dict(card.losses)) if card.losses else None))
+    if losses is None and card.losses_source:
+        losses = f"not recorded ({card.losses_source})"
     if losses is not None:
         facts.append(("Losses", losses))
-    steps = _fact(card, ("steps_trained", "steps", "train_steps"))
-    if steps is not None:
-        facts.append(("Steps trained", steps))
-    if conditional is not None:
-        facts.append(("Kind", "conditional VAE (encoder + decoder)" if conditional else "decoder only"))
-    size = _size(card)
-    if size is not None:
-        facts.append(("Size", size))
+    facts.append(("Steps trained", "not recorded" if card.steps_trained is None else str(card.steps_trained)))
+    facts.append(("Kind", "conditional VAE (encoder + decoder)" if card.conditional else "decoder only"))
+    facts.append(("Size", _size(card)))
     return facts

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from desktop.model_catalog import ModelEntry, card_facts, read_card
 from sketchgen.engine.sampling import DEFAULT_RULE
 from sketchgen.errors import ModelError
+from sketchgen.model_folder import ModelCard
 
 __all__ = ["TemperatureControl", "ModelPanel", "MIN_TEMPERATURE", "MAX_TEMPERATURE"]
 
@@ -211,7 +212,7 @@ class ModelPanel(QWidget):
         if path != self._active:
             self.modelChosen.emit(path)
 
-    def show_card(self, folder: str, status: str, provider: str | None = None, card: dict | None = None) -> None:
+    def show_card(self, folder: str, status: str, provider: str | None = None, card: ModelCard | None = None) -> None:
         """The facts of ``folder``'s card (read from disk unless given) with a status line ("Loading...", ...)."""
         title = f"<b>{html.escape(Path(folder).name)}</b> &nbsp;<span style='color:#666'>{html.escape(status)}</span>"
         if card is None:

@@ -1,21 +1,20 @@
 """``sketchgen-export EXPERIMENT_DIR --out assets/models/NAME``: a trained experiment -> a checked model folder."""
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from sketchgen.console import ArgumentParser, add_max_data_mb, apply_max_data_mb, console_main
 from sketchgen.errors import ConfigError
+from sketchgen.model_folder import OPSET, OPSET_RANGE, PARITY_TOLERANCE, ModelCard
 
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="sketchgen-export",
-        description="Export a sketchgen-train experiment to a model folder of ONNX graphs (encoder.onnx, "
+        description=f"Export a sketchgen-train experiment to a model folder of ONNX graphs (encoder.onnx, "
                     "decoder_init.onnx, decoder_step.onnx, the fused samplers, model.json). Every graph is checked "
-                    "against TensorFlow (max abs error <= 1e-4) before anything is written.")
+                    "against TensorFlow (max abs error <= {PARITY_TOLERANCE:g}) before anything is written.")
     parser.add_argument("experiment", help="experiment folder written by sketchgen-train (or one checkpoint folder), "
                                            "or a model folder to export again with this exporter")
     parser.add_argument("--out", required=True, help="model folder to write, e.g. assets/models/sheep")
@@ -25,7 +24,8 @@ def build_parser() -> ArgumentParser:
                         help="folder holding the training data files, when they moved since training (used for "
                              "parity on real sketches, the losses and the int8 check)")
     parser.add_argument("--no-int8", action="store_true", help="do not write the int8 graphs (encoder, sampler)")
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (15-18 work with tf2onnx 1.17; default 17)")
+    parser.add_argument("--opset", type=int, default=OPSET,
+                        help=f"ONNX opset of the converted graphs ({OPSET_RANGE[0]}-{OPSET_RANGE[1]}; default {OPSET})")
     parser.add_argument("--force", action="store_true", help="replace an existing model folder")
     add_max_data_mb(parser)
     return parser
@@ -34,8 +34,8 @@ def build_parser() -> ArgumentParser:
 @console_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not 15 <= args.opset <= 18:
-        raise ConfigError(f"--opset {args.opset}: use an opset from 15 to 18")
+    if not OPSET_RANGE[0] <= args.opset <= OPSET_RANGE[1]:
+        raise ConfigError(f"--opset {args.opset}: use an opset from {OPSET_RANGE[0]} to {OPSET_RANGE[1]}")
     apply_max_data_mb(args)
     try:
         from export.onnx_export import export_experiment
@@ -45,24 +45,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)
         return 130
-    card = json.loads((Path(folder) / "model.json").read_text(encoding="utf-8"))
-    parity = card["export"]["parity"]["max_abs_error"]
-    print(f"wrote {folder}: {', '.join(sorted(card['files']))}")
-    print(f"parity with TensorFlow: max abs error {max(parity.values()):.2e} (tolerance 1e-4)")
-    if card.get("losses"):
-        print("losses: " + ", ".join(f"{k} {v:.4f}" for k, v in card["losses"].items()))
+    card = ModelCard.read(folder)
+    parity = card.export["parity"]["max_abs_error"]
+    print(f"wrote {folder}: {', '.join(sorted(card.files))}")
+    print(f"parity with TensorFlow: max abs error {max(parity.values()):.2e} (tolerance {PARITY_TOLERANCE:g})")
+    if card.losses:
+        print("losses: " + ", ".join(f"{k} {v:.4f}" for k, v in card.losses.items() if v is not None))
     else:
-        print(f"losses: {card.get('losses_source')}")
-    int8 = card["precision"].get("int8")
+        print(f"losses: {card.losses_source}")
+    int8 = card.precision.int8_report
     if int8:
         if "delta_nats" in int8:
             print(f"int8 graphs: test L_R {int8['test_L_R_int8']:.4f} vs fp32 {int8['test_L_R_fp32']:.4f} "
-                  f"({int8['delta_nats']:+.4f} nats): {'used by default' if int8['verified'] else 'not shipped'}")
+                  f"({int8['delta_nats']:+.4f} nats): "
+                  f"{'used by default' if card.precision.int8_verified else 'not shipped'}")
         else:
             print(f"int8 graphs: {int8.get('note')}")
-    for entry in card["datasets"]:
-        print(f"data: {entry['name']}: {entry.get('license') or 'license unknown'}"
-              + (f" ({entry['attribution']})" if entry.get("attribution") else ""))
+    for entry in card.datasets:
+        print(f"data: {entry.name}: {entry.license or 'license unknown'}"
+              + (f" ({entry.attribution})" if entry.attribution else ""))
     return 0
 
 

@@ -15,10 +15,10 @@ import numpy as np
 
 from sketchgen.datafiles import load_npz
 from sketchgen.engine import load_model
-from sketchgen.engine.runtime import read_card
 from sketchgen.engine.selection import finished
 from sketchgen.errors import SketchGenError
 from sketchgen.fileio import atomic_write
+from sketchgen.model_folder import ModelCard, shipped_models
 from sketchgen.render import grid_png
 from training.compare import latent_nats_per_step
 
@@ -29,11 +29,11 @@ RECONSTRUCTIONS = 8
 ENDING_SAMPLES = 100  # samples per temperature counted for how many the model ends itself
 
 
-def _data_file(card: dict, data_dirs: list[Path]) -> Path | None:
+def _data_file(card: ModelCard, data_dirs: list[Path]) -> Path | None:
     """The model's first data file, looked up by name in the given folders (recursively, one level)."""
-    if not card.get("datasets"):
+    if not card.datasets or not card.datasets[0].file:
         return None
-    name = card["datasets"][0]["file"]
+    name = card.datasets[0].file
     for folder in data_dirs:
         for candidate in (folder / name, *folder.glob(f"*/{name}")):
             if candidate.is_file():
@@ -56,21 +56,20 @@ def model_section(model_dir: Path, out_dir: Path, data_dirs: list[Path]) -> str:
     card = model.card
     name = model_dir.name
     rel = out_dir.relative_to(REPO / "docs") if out_dir.is_relative_to(REPO / "docs") else out_dir
-    losses = card.get("losses") or {}
-    training = card.get("training") or {}
-    wall = training.get("wall_time_s")
-    data = card.get("datasets") or [{}]
+    losses = card.losses or {}
+    wall = card.wall_time_s
+    data = card.datasets[0] if card.datasets else None
     lines = [
         f"## `{name}`",
         "",
         f"{'Conditional VAE (encoder + decoder)' if model.conditional else 'Unconditional (decoder only)'}, "
-        f"trained on **{data[0].get('name', '?')}** ({data[0].get('license', 'license unknown')}; "
-        f"{data[0].get('attribution', '')}).",
+        f"trained on **{data.name if data else '?'}** ({(data and data.license) or 'license unknown'}; "
+        f"{(data and data.attribution) or ''}).",
         "",
         "| steps | hardware | wall time | valid L_R | valid L_KL | test L_R | test L_KL |",
         "|---:|---|---:|---:|---:|---:|---:|",
-        f"| {card.get('steps_trained', 'n/a')} | {training.get('hardware') or 'n/a'} | "
-        f"{f'{wall / 3600:.1f} h' if isinstance(wall, (int, float)) else 'n/a'} | {_fmt(losses.get('valid_L_R'))} | "
+        f"| {card.steps_trained if card.steps_trained is not None else 'n/a'} | {card.hardware or 'n/a'} | "
+        f"{f'{wall / 3600:.1f} h' if wall is not None else 'n/a'} | {_fmt(losses.get('valid_L_R'))} | "
         f"{_fmt(losses.get('valid_L_KL'))} | {_fmt(losses.get('test_L_R'))} | {_fmt(losses.get('test_L_KL'))} |",
         "",
     ]
@@ -96,29 +95,29 @@ def model_section(model_dir: Path, out_dir: Path, data_dirs: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def latent_comparison(cards: dict[str, dict]) -> str:
+def latent_comparison(cards: dict[str, ModelCard]) -> str:
     """What z adds: each unconditional model beside the conditional models trained on the same data, by test L_R.
 
     In the paper the conditional models' L_R is far below the decoder-only models'; here the gap is measured on the
     shipped files (positive: the latent vector carries part of the drawing), with L_KL against KL_min (a conditional
     model whose L_KL sits at KL_min has collapsed to the decoder-only model)."""
     rows = []
+    def data_of(card: ModelCard) -> list[str | None]:
+        return sorted(d.sha256 or d.file for d in card.datasets)
+
     for u_name, u in sorted(cards.items()):
-        if u.get("conditional", True):
+        if u.conditional:
             continue
-        data = sorted(d.get("sha256", d.get("file")) for d in u.get("datasets") or [])
         for c_name, c in sorted(cards.items()):
-            if not c.get("conditional", True) or sorted(d.get("sha256", d.get("file"))
-                                                        for d in c.get("datasets") or []) != data:
+            if not c.conditional or data_of(c) != data_of(u):
                 continue
-            cl, ul = c.get("losses") or {}, u.get("losses") or {}
-            if not isinstance(cl.get("test_L_R"), (int, float)) or not isinstance(ul.get("test_L_R"), (int, float)):
+            cl, ul = c.losses or {}, u.losses or {}
+            if cl.get("test_L_R") is None or ul.get("test_L_R") is None:
                 continue
-            config = c.get("config") or {}
-            kl_min, kl = config.get("kl_tolerance"), cl.get("test_L_KL")
-            z_size, n_max = config.get("z_size"), c.get("max_seq_len", config.get("max_seq_len"))
-            z_nats = latent_nats_per_step(kl, z_size, n_max)
-            rows.append(f"| `{c_name}` ({c.get('steps_trained', '?')} steps) | `{u_name}` ({u.get('steps_trained', '?')} "
+            kl_min, kl = c.config.kl_tolerance, cl.get("test_L_KL")
+            z_nats = latent_nats_per_step(kl, c.config.z_size, c.max_seq_len)
+            steps = lambda card: "?" if card.steps_trained is None else card.steps_trained  # noqa: E731
+            rows.append(f"| `{c_name}` ({steps(c)} steps) | `{u_name}` ({steps(u)} "
                         f"steps) | {_fmt(cl['test_L_R'])} | {_fmt(ul['test_L_R'])} | "
                         f"**{ul['test_L_R'] - cl['test_L_R']:.3f}** | {_fmt(kl)} | {_fmt(kl_min)} | {_fmt(z_nats)} | "
                         f"{_fmt(None if z_nats is None else cl['test_L_R'] + z_nats)} |")
@@ -146,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, action="append", default=[],
                         help="where the models' data files are (default: ../shared/data and data/)")
     args = parser.parse_args(argv)
-    models = args.models or sorted(p.parent for p in (REPO / "assets" / "models").glob("*/model.json"))
+    models = args.models or list(shipped_models().values())
     data_dirs = args.data_dir or [REPO.parent / "shared" / "data", REPO / "data"]
     out_md = args.out.resolve()
     pictures = out_md.parent / "models"
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if not sections:
         print("error: no model folders found", file=sys.stderr)
         return 2
-    cards = {Path(m).resolve().name: read_card(Path(m).resolve()) for m in models}
+    cards = {Path(m).resolve().name: ModelCard.read(Path(m).resolve()) for m in models}
     text = ("# The shipped models\n\nMade by `python -m export.gallery` from the model folders in `assets/models/`: "
             "the numbers come from each `model.json` (measured by `sketchgen-train evaluate` at export), the "
             "pictures from the ONNX models through the engine, with fixed seeds.\n\n" + latent_comparison(cards)

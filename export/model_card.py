@@ -1,23 +1,16 @@
-"""model.json: everything needed to use and to cite an exported model, and the checksums that guard its files.
+"""What the export adds to a model card: the data sets' licenses and the tool versions.
 
-The engine reads ``config`` (sizes), ``scale_factor``, ``max_seq_len`` and ``files`` (sha256 of every file); the
-app shows ``datasets`` (with their licenses: a model trained on a data set is bound by its license),
-``losses`` and ``steps_trained``. Unknown values are ``null`` with a ``*_source`` note saying why, never guessed.
+The card itself (its fields, how it is read, checked and written) is :mod:`sketchgen.model_folder`'s. A model
+trained on a data set is bound by its license, so every data set is recorded with it; an unknown one is ``null``
+with a note saying why, never guessed.
 """
 from __future__ import annotations
 
 import platform
 import re
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-from sketchgen.fileio import sha256_file
-
-CARD_FILE = "model.json"
-FORMAT = "sketchgen-model"
-FORMAT_VERSION = 1
 
 _KANJI = ("CC BY-SA 3.0", "KanjiVG, Copyright (c) 2009-2015 Ulrich Apel", "https://kanjivg.tagaini.net/")
 KNOWN_DATASETS: dict[str, tuple[str, str, str]] = {
@@ -72,35 +65,3 @@ def tool_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             pass
     return versions
-
-
-
-
-def file_entries(folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
-    return {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size} for name in names}
-
-
-def build_card(*, name: str, config: dict[str, Any], scale_factor: float, max_seq_len: int,
-               datasets: list[dict[str, Any]], training: dict[str, Any], losses: dict[str, Any] | None,
-               losses_source: str, export: dict[str, Any], precision: dict[str, Any],
-               graphs: dict[str, Any], files: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The model.json dict (key order is the order a reader wants)."""
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": name,
-        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-        "conditional": bool(config.get("conditional", True)),
-        "scale_factor": float(scale_factor),
-        "max_seq_len": int(max_seq_len),
-        "datasets": datasets,
-        "steps_trained": training.get("steps_trained"),
-        "losses": losses,
-        "losses_source": losses_source,
-        "training": training,
-        "config": config,
-        "export": export,
-        "precision": precision,
-        "graphs": graphs,
-        "files": files,
-    }

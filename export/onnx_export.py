@@ -17,13 +17,9 @@ assembled in a temporary folder beside the target and renamed into place, so a m
 from __future__ import annotations
 
 import contextlib
-import glob
 import io
-import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,13 +30,14 @@ import numpy as np
 from export import model_card, parity, precision
 from export.parity import ExportError
 from export.model_weights import decoder_weights, encoder_weights
-from sketchgen.graphs import OPSET, build_encoder, build_prime, build_sampler, build_step
+from sketchgen.graphs import DecoderWeights, build_encoder, build_prime, build_sampler, build_step
 from sketchgen.engine import runtime
 from sketchgen.errors import SketchGenError
-from sketchgen.fileio import check_writable_folder
+from sketchgen.fileio import atomic_dir, check_writable_folder, remove_stale_temporaries
+from sketchgen.model_folder import (CARD_FILE, DECODER_INIT, DECODER_PRIME, DECODER_SAMPLE, DECODER_SAMPLE_INT8,
+                                    DECODER_STEP, ENCODER, ENCODER_INT8, OPSET, PRECISION_TOLERANCE_NATS, build_card,
+                                    file_entries, graph_contract, write_card)
 
-GRAPH_FILES = (runtime.ENCODER, runtime.ENCODER_INT8, runtime.DECODER_INIT, runtime.DECODER_STEP, runtime.DECODER_PRIME,
-               runtime.DECODER_SAMPLE, runtime.DECODER_SAMPLE_INT8)
 PRECISION_SKETCHES = 500  # test sketches used to measure int8's L_R (all of them when fewer)
 
 
@@ -150,7 +147,7 @@ def _check_target(out: Path, force: bool) -> None:
             raise ExportError(f"{out}: exists and is not a folder")
         if not force:
             raise ExportError(f"{out}: already exists (pass --force / force=True to replace it)")
-        if any(out.iterdir()) and not (out / runtime.CARD_FILE).is_file():
+        if any(out.iterdir()) and not (out / CARD_FILE).is_file():
             raise ExportError(f"{out}: exists and is not a model folder; refusing to replace it")
     if not out.parent.is_dir():
         try:
@@ -158,52 +155,7 @@ def _check_target(out: Path, force: bool) -> None:
         except OSError as exc:
             raise ExportError(f"{out.parent}: cannot create the folder ({exc.strerror or exc})") from None
     check_writable_folder(out.parent)  # before the conversion, not after it
-    _remove_stale_temporaries(out)
-
-
-def _temporary_prefix(out: Path, kind: str) -> str:
-    """``.NAME.tmp-PID-``: the writer's process id tells a later export whether the folder is still being written."""
-    return f".{out.name}.{kind}-{os.getpid()}-"
-
-
-def _remove_stale_temporaries(out: Path) -> None:
-    """Delete ``.NAME.tmp-*`` / ``.NAME.old-*`` folders left by exports that were killed (their process is gone)."""
-    for kind in ("tmp", "old"):
-        for folder in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*"):
-            pid_text = folder.name[len(f".{out.name}.{kind}-"):].split("-", 1)[0]
-            if pid_text.isdigit() and _process_alive(int(pid_text)):
-                continue
-            if folder.is_dir() and not folder.is_symlink():
-                shutil.rmtree(folder, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError, OverflowError):
-        return True  # someone else's process, or cannot tell: leave its folder alone
-    return True
-
-
-def _replace_folder(tmp: Path, out: Path) -> None:
-    """Rename the finished temporary folder over ``out`` (any old folder moves aside first, then goes)."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "old"), dir=out.parent))
-        os.rmdir(old)
-        os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except OSError:
-        if old is not None:
-            os.rename(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    remove_stale_temporaries(out)
 
 
 def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max_seq_len: int | None = None,
@@ -235,17 +187,17 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
     native = False
     if hp.conditional:
         fn, native = encoder_function(model)
-        protos[runtime.ENCODER] = convert(fn, ["mu", "logvar"], opset)
-    protos[runtime.DECODER_INIT] = convert(decoder_init_function(model), ["h", "c"], opset)
-    protos[runtime.DECODER_STEP] = convert(decoder_step_function(model), ["pi", "mu_x", "mu_y", "sigma_x", "sigma_y",
+        protos[ENCODER] = convert(fn, ["mu", "logvar"], opset)
+    protos[DECODER_INIT] = convert(decoder_init_function(model), ["h", "c"], opset)
+    protos[DECODER_STEP] = convert(decoder_step_function(model), ["pi", "mu_x", "mu_y", "sigma_x", "sigma_y",
                                                                           "rho", "pen", "h_out", "c_out"], opset)
     weights = decoder_weights(model)
-    protos[runtime.DECODER_PRIME] = build_prime(weights)
-    protos[runtime.DECODER_SAMPLE] = build_sampler(weights, "fp32")
+    protos[DECODER_PRIME] = build_prime(weights)
+    protos[DECODER_SAMPLE] = build_sampler(weights, "fp32")
     encoder_twin = None
     if int8 and hp.conditional and native:  # a plain-LSTM encoder also gets an int8 one-op twin
         encoder = encoder_weights(model)
-        protos[runtime.ENCODER_INT8] = build_encoder(encoder, "int8")
+        protos[ENCODER_INT8] = build_encoder(encoder, "int8")
         encoder_twin = parity.session(build_encoder(encoder, "fp32"))
     # int8: the test-set L_R decides first which int8 weight layout the sampler gets (or whether none ships)
     precision_info: dict[str, Any] = {"default": "fp32"}
@@ -254,19 +206,19 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
         precision_info["int8"] = int8_info = _int8_precision(protos, weights, real_sketches, max_seq_len, hp)
         int8_scales = int8_info.get("scales", int8_scales)
         if int8_info.get("files"):
-            protos[runtime.DECODER_SAMPLE_INT8] = build_sampler(weights, "int8", scales=int8_scales)
-        if runtime.ENCODER_INT8 not in int8_info.get("files", []):
-            protos.pop(runtime.ENCODER_INT8, None)
+            protos[DECODER_SAMPLE_INT8] = build_sampler(weights, "int8", scales=int8_scales)
+        if ENCODER_INT8 not in int8_info.get("files", []):
+            protos.pop(ENCODER_INT8, None)
             encoder_twin = None
         if int8_info.get("verified"):
             precision_info["default"] = "int8"
 
-    structure = {name_: parity.check_structure(p, name_, native_lstm=(name_ == runtime.ENCODER and native))
+    structure = {name_: parity.check_structure(p, name_, native_lstm=(name_ == ENCODER and native))
                  for name_, p in protos.items()}
-    if runtime.ENCODER_INT8 in protos and structure[runtime.ENCODER_INT8].get("DynamicQuantizeLSTM") != 1:
-        raise ExportError(f"{runtime.ENCODER_INT8}: expected one DynamicQuantizeLSTM op")
+    if ENCODER_INT8 in protos and structure[ENCODER_INT8].get("DynamicQuantizeLSTM") != 1:
+        raise ExportError(f"{ENCODER_INT8}: expected one DynamicQuantizeLSTM op")
     sessions = {name_: parity.session(p) for name_, p in protos.items()}
-    contract = runtime.graph_contract(hp.to_dict())
+    contract = graph_contract(hp)
     for name_, sess in sessions.items():
         try:
             runtime.check_io(sess, Path(name_), contract[name_])
@@ -280,7 +232,7 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
     if real:
         cases.append(parity.real_strokes(real))
     int8_step = (parity.session(build_step(weights, "int8", scales=int8_scales))
-                 if runtime.DECODER_SAMPLE_INT8 in protos else None)
+                 if DECODER_SAMPLE_INT8 in protos else None)
     report = parity.check_all(parity.TFReference(model), sessions, int8_step, cases, hp.z_size, hp.dec_rnn_size,
                               hp.num_mixture, max_seq_len, seed=hp.seed, encoder_twin=encoder_twin)
 
@@ -303,38 +255,26 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
     graphs = {name_: {kind: {k: {"type": t, "shape": list(s)} for k, (t, s) in io_.items()}
                       for kind, io_ in contract[name_].items()} for name_ in protos}
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "tmp"), dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         for name_, proto in protos.items():
             (tmp / name_).write_bytes(proto.SerializeToString())
         export_info["seconds"] = round(time.perf_counter() - started, 2)
-        card = model_card.build_card(
-            name=name or out.name, config=hp.to_dict(), scale_factor=float(scale_factor), max_seq_len=max_seq_len,
+        write_card(tmp, build_card(
+            name=name or out.name, config=hp, scale_factor=float(scale_factor), max_seq_len=max_seq_len,
             datasets=datasets, training=training, losses=losses,
             losses_source=losses_source or ("given to the export" if losses else "not available (null)"),
-            export=export_info, precision=precision_info, graphs=graphs,
-            files=model_card.file_entries(tmp, sorted(protos)))
-        (tmp / runtime.CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-        for path in tmp.iterdir():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
+            export=export_info, precision=precision_info, graphs=graphs, files=file_entries(tmp, sorted(protos))))
         _smoke_test(tmp)
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folder is private; a model folder is not
-        _replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
 def _int8_precision(protos: dict[str, Any], weights: DecoderWeights, real_sketches: Sequence[np.ndarray] | None,
                     max_seq_len: int, hp) -> dict[str, Any]:
     """Measure int8's test-set L_R against fp32 (export/precision.py) and pick the int8 sampler's weight layout:
-    the fastest one within precision.TOLERANCE_NATS. "files" lists the int8 graphs to write: none when no layout is
+    the fastest one within PRECISION_TOLERANCE_NATS. "files" lists the int8 graphs to write: none when no layout is
     good enough; the sampler alone when the int8 encoder is not (the engine then encodes in fp32); both, but
     unverified (the engine then uses fp32 unless asked), without test sketches."""
-    files = [runtime.ENCODER_INT8] * (runtime.ENCODER_INT8 in protos) + [runtime.DECODER_SAMPLE_INT8]
+    files = [ENCODER_INT8] * (ENCODER_INT8 in protos) + [DECODER_SAMPLE_INT8]
     info: dict[str, Any] = {
         "files": files,
         "weights": "decoder sampler: int8 weights ('scales': 'tensor', one scale for the recurrent kernel and "
@@ -346,31 +286,25 @@ def _int8_precision(protos: dict[str, Any], weights: DecoderWeights, real_sketch
                                                           "the engine uses it only when asked (precision='int8')")
         return info
     test = [s for s in real_sketches if len(s) <= max_seq_len][:PRECISION_SKETCHES]
-    measure = {"decoder_init": parity.session(protos[runtime.DECODER_INIT]),
+    measure = {"decoder_init": parity.session(protos[DECODER_INIT]),
                "decoder_step": parity.session(build_step(weights, "fp32"))}
     if hp.conditional:
-        measure["encoder"] = parity.session(protos[runtime.ENCODER])
-    encoder_int8 = parity.session(protos[runtime.ENCODER_INT8]) if runtime.ENCODER_INT8 in protos else None
+        measure["encoder"] = parity.session(protos[ENCODER])
+    encoder_int8 = parity.session(protos[ENCODER_INT8]) if ENCODER_INT8 in protos else None
     info.update(precision.choose_int8_layout(
         measure, encoder_int8, lambda scales: parity.session(build_step(weights, "int8", scales=scales)), test,
         max_seq_len, hp.conditional, seed=hp.seed))
     if not info["verified"]:
         info["files"] = []
         info["note"] = (f"int8 changed test-set L_R by {info['delta_nats']:+.4f} nats (more than "
-                        f"{precision.TOLERANCE_NATS}) with every weight layout; the int8 graphs were not written")
+                        f"{PRECISION_TOLERANCE_NATS}) with every weight layout; the int8 graphs were not written")
     elif "encoder" not in info["int8_graphs"] and encoder_int8 is not None:
-        info["files"] = [runtime.DECODER_SAMPLE_INT8]
+        info["files"] = [DECODER_SAMPLE_INT8]
         delta = info["encoder_int8"]["delta_nats_with_int8_decoder"]
         info["note"] = (f"the int8 encoder moved test-set L_R by {delta:+.4f} nats together with the int8 decoder "
-                        f"(more than {precision.TOLERANCE_NATS}): it was not written; int8 sampling encodes with "
+                        f"(more than {PRECISION_TOLERANCE_NATS}): it was not written; int8 sampling encodes with "
                         "encoder.onnx (fp32)")
     return info
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _smoke_test(folder: Path) -> None:
@@ -403,7 +337,7 @@ def export_experiment(experiment_dir: str | os.PathLike[str], out: str | os.Path
     from training.dataset import load_sketch_data
 
     _check_target(Path(out), force)  # before the slow part: a wrong --out fails at once
-    if (Path(experiment_dir) / "model.json").is_file() and not (Path(experiment_dir) / "state.json").is_file():
+    if (Path(experiment_dir) / CARD_FILE).is_file() and not (Path(experiment_dir) / "state.json").is_file():
         from training.warm_start import trained_model_from_folder
 
         trained = trained_model_from_folder(Path(experiment_dir))

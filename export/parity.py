@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import onnx
 
-from sketchgen.engine.sampling import START_TOKEN, draw_noise, reference_loop
+from sketchgen.engine.sampling import draw_noise, reference_loop
 from sketchgen.errors import SketchGenError
+from sketchgen.model_folder import PARITY_TOLERANCE, START_TOKEN
 from sketchgen.strokes import stroke3_to_stroke5
 
-TOLERANCE = 1e-4
 
 
 class ExportError(SketchGenError):
@@ -44,7 +44,7 @@ class ParityReport:
             self.cases[graph].append(case)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tolerance": TOLERANCE, "max_abs_error": dict(self.max_abs), "cases": dict(self.cases)}
+        return {"tolerance": PARITY_TOLERANCE, "max_abs_error": dict(self.max_abs), "cases": dict(self.cases)}
 
 
 def session(model: onnx.ModelProto):
@@ -64,7 +64,7 @@ SCALE_OUTPUTS = frozenset({"sigma_x", "sigma_y", "offsets"})
 
 
 def compare(report: ParityReport, graph: str, case: str, got: dict[str, np.ndarray], want: dict[str, Any],
-            tolerance: float = TOLERANCE) -> None:
+            tolerance: float = PARITY_TOLERANCE) -> None:
     """Every output in ``want`` matches; raise ParityError naming the graph, output, case and difference."""
     worst = 0.0
     for name, expected in want.items():

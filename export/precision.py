@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 
 from sketchgen.engine.likelihood import reconstruction_loss, step_loss
+from sketchgen.model_folder import PRECISION_TOLERANCE_NATS
 
-__all__ = ["TOLERANCE_NATS", "compare_precisions", "choose_int8_layout", "reconstruction_loss", "step_loss"]
-
-TOLERANCE_NATS = 0.01
+__all__ = ["compare_precisions", "choose_int8_layout", "reconstruction_loss", "step_loss"]
 
 
 def compare_precisions(sessions: dict[str, Any], int8_sessions: dict[str, Any], sketches: Sequence[np.ndarray],
@@ -30,14 +29,14 @@ def compare_precisions(sessions: dict[str, Any], int8_sessions: dict[str, Any], 
     int8 = reconstruction_loss({**sessions, **int8_sessions}, sketches, max_seq_len, conditional, seed)
     delta = int8 - fp32
     return {"test_L_R_fp32": fp32, "test_L_R_int8": int8, "delta_nats": delta, "sketches": len(sketches),
-            "int8_graphs": sorted(int8_sessions), "tolerance_nats": TOLERANCE_NATS,
-            "verified": bool(abs(delta) <= TOLERANCE_NATS)}
+            "int8_graphs": sorted(int8_sessions), "tolerance_nats": PRECISION_TOLERANCE_NATS,
+            "verified": bool(abs(delta) <= PRECISION_TOLERANCE_NATS)}
 
 
 def choose_int8_layout(sessions: dict[str, Any], int8_encoder: Any | None, int8_step: Callable[[str], Any],
                        sketches: Sequence[np.ndarray], max_seq_len: int, conditional: bool,
                        seed: int = 0) -> dict[str, Any]:
-    """The fastest int8 weight layout of the decoder whose test-set L_R stays within TOLERANCE_NATS of fp32, and
+    """The fastest int8 weight layout of the decoder whose test-set L_R stays within the tolerance of fp32, and
     whether the int8 encoder may join it.
 
     ``int8_step(scales)`` gives the int8 step session for a layout of ``sketchgen.graphs.INT8_SCALES``, tried in

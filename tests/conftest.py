@@ -53,3 +53,18 @@ def make_sketch() -> Callable[..., np.ndarray]:
         return random_stroke3(np.random.default_rng(seed), **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+def card_data(conditional: bool = True, **fields: object) -> dict:
+    """A minimal valid model.json as a dict (the sizes of the tiny test models), with ``fields`` replaced.
+
+    Folders built from it hold no graphs: for what reads cards (the picker, the gallery), not for loading."""
+    from sketchgen.config import HParams
+    from sketchgen.model_folder import build_card, required_files
+
+    config = HParams(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=3, max_seq_len=40,
+                     conditional=conditional)
+    files = {name: {"sha256": "0" * 64, "bytes": 0} for name in required_files(conditional)}
+    card = build_card(name="tiny", config=config, scale_factor=10.0, max_seq_len=40, files=files)
+    card.update(fields)
+    return card

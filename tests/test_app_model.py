@@ -36,6 +36,7 @@ from desktop._testsupport import (  # noqa: F401 (fixtures)
 from desktop.export_targets import ExportFormat, ExportTarget, TargetKind
 from desktop.document import MODEL, strokes_to_stroke3
 from desktop.model_catalog import SHIPPED_MODELS_DIR, card_facts
+from sketchgen.model_folder import ModelCard
 from desktop.morph import HANDLE_STEPS
 from desktop.painting import MODEL_INK
 
@@ -76,7 +77,7 @@ def test_model_picker_lists_every_shipped_model_with_its_card_and_provider(make_
     card = json.loads((window.model.path / "model.json").read_text())
     text = window.model_panel.info.text()
     assert f"<b>{expected_provider}</b>" in text
-    facts = dict(card_facts(card))
+    facts = dict(card_facts(ModelCard.read(window.model.path)))
     for label in ("Data set", "License", "Losses", "Steps trained"):
         assert label in facts, f"the shipped card lacks {label}"
         assert label in text

@@ -10,6 +10,7 @@ import pytest
 from desktop.document import MODEL, USER, SketchDocument, Stroke, strokes_from_stroke3
 from desktop.geometry import canvas_mapping, fit_mapping, truncate_lines
 from desktop.model_catalog import card_facts, card_license, default_model, discover_models, read_card, resolve_model
+from conftest import card_data
 from desktop.morph import MorphState
 from sketchgen.errors import ModelError, SketchError
 
@@ -109,19 +110,18 @@ def test_model_discovery_default_and_resolve(tmp_path):
 
 
 def test_card_facts_and_license(tmp_path):
-    card = {
-        "datasets": [{"name": "aaron_sheep", "license": "CC BY-NC 4.0", "attribution": "Aaron Koblin"}],
-        "training": {"steps": 20000, "losses": {"recon": -0.91234, "kl": 0.25}},
-        "conditional": True,
-    }
+    data = card_data(datasets=[{"name": "aaron_sheep", "license": "CC BY-NC 4.0", "attribution": "Aaron Koblin"}],
+                     losses={"recon": -0.91234, "kl": 0.25}, training={"steps_trained": 20000})
+    data["steps_trained"] = 20000
+    folder = _model_folder(tmp_path, "m", data)
+    card = read_card(folder)
+    assert card.raw == data and card.steps_trained == 20000
     facts = dict(card_facts(card))
     assert facts["Data set"] == "aaron_sheep"
     assert facts["License"] == "aaron_sheep: CC BY-NC 4.0 (Aaron Koblin)"
     assert facts["Steps trained"] == "20000"
     assert facts["Losses"] == "recon -0.9123, kl 0.25"
-    assert "license not stated" in card_license({})
-    folder = _model_folder(tmp_path, "m", card)
-    assert read_card(folder) == card
+    assert "license not stated" in card_license(read_card(_model_folder(tmp_path, "bare", card_data())))
     (folder / "model.json").write_text("{oops")
     with pytest.raises(ModelError, match="model.json: is not valid JSON"):
         read_card(folder)
@@ -129,34 +129,26 @@ def test_card_facts_and_license(tmp_path):
         read_card(tmp_path)
 
 
-def test_card_facts_of_an_exported_card():
-    """The layout export/model_card.py writes: nested losses, and nulls explained by a *_source note."""
-    card = {
-        "conditional": False,
-        "datasets": [{"name": "cat", "file": "cat.mini25.npz", "license": "CC BY 4.0",
-                      "attribution": "Quick, Draw! dataset, Google"}],
-        "steps_trained": None,
-        "steps_trained_source": "checkpoint has no step counter",
-        "losses": {"valid": {"recon": 0.5, "kl": 0.125}, "test": {"recon": 0.625}},
-    }
-    facts = dict(card_facts(card))
-    assert facts["Losses"] == "valid: recon 0.5, kl 0.125; test: recon 0.625"
-    assert facts["Steps trained"] == "not recorded (checkpoint has no step counter)"
+def test_card_facts_of_an_exported_card(tmp_path):
+    """Unknown values are null with a note saying why; a decoder-only model has no encoder or z to show."""
+    data = card_data(conditional=False, steps_trained=None, losses=None, losses_source="not available (null)",
+                     datasets=[{"name": "cat", "file": "cat.mini25.npz", "license": "CC BY 4.0",
+                                "attribution": "Quick, Draw! dataset, Google"}])
+    facts = dict(card_facts(read_card(_model_folder(tmp_path, "cat", data))))
+    assert facts["Losses"] == "not recorded (not available (null))"
+    assert facts["Steps trained"] == "not recorded"
     assert facts["Kind"] == "decoder only"
+    assert facts["Size"] == "decoder LSTM 32, 3 mixtures"
     assert facts["License"] == "cat: CC BY 4.0 (Quick, Draw! dataset, Google)"
 
 
-def test_card_facts_group_split_losses_and_give_the_size():
+def test_card_facts_group_split_losses_and_give_the_size(tmp_path):
     """The exporter's flat losses ({"valid_L_R": ..}) read as one line per loss; the config gives the size."""
-    card = {
-        "datasets": [{"name": "aaron_sheep", "license": "CC BY-NC 4.0"}],
-        "losses": {"valid_L_R": 0.76126, "valid_L_KL": 0.6083, "test_L_R": 0.7441, "test_L_KL": 0.60793},
-        "steps_trained": 300,
-        "config": {"conditional": True, "enc_rnn_size": 256, "dec_rnn_size": 512, "z_size": 128, "num_mixture": 20},
-    }
-    facts = dict(card_facts(card))
+    data = card_data(datasets=[{"name": "aaron_sheep", "license": "CC BY-NC 4.0"}], steps_trained=300,
+                     losses={"valid_L_R": 0.76126, "valid_L_KL": 0.6083, "test_L_R": 0.7441, "test_L_KL": 0.60793})
+    facts = dict(card_facts(read_card(_model_folder(tmp_path, "a", data))))
     assert facts["Losses"] == "L_R: valid 0.7613, test 0.7441\nL_KL: valid 0.6083, test 0.6079"
-    assert facts["Size"] == "encoder LSTM 256, decoder LSTM 512, z 128, 20 mixtures"
+    assert facts["Size"] == "encoder LSTM 16, decoder LSTM 32, z 8, 3 mixtures"
     assert facts["Steps trained"] == "300"
-    card["losses"]["best_step"] = 300  # any other key: the plain layout, nothing dropped
-    assert "best_step 300" in dict(card_facts(card))["Losses"]
+    data["losses"]["best_step"] = 300  # any other key: the plain layout, nothing dropped
+    assert "best_step 300" in dict(card_facts(read_card(_model_folder(tmp_path, "b", data))))["Losses"]

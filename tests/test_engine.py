@@ -18,7 +18,8 @@ onnx = pytest.importorskip("onnx")
 from test_export_tiny_models import TinySetup, tiny_hparams  # noqa: E402
 
 from sketchgen.engine import SketchModel, load_model  # noqa: E402
-from sketchgen.engine.sampling import START_TOKEN, classic_loop, draw_noise  # noqa: E402
+from sketchgen.engine.sampling import classic_loop, draw_noise  # noqa: E402
+from sketchgen.model_folder import START_TOKEN  # noqa: E402
 from sketchgen.errors import ConfigError, ModelError, SketchError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def test_load_reports_provider_sampler_and_card(model: SketchModel, folder: Path
     assert model.provider == "CPUExecutionProvider"
     assert model.sampler == "fused" and model.precision == "fp32"
     assert model.conditional and model.z_size == 8
-    assert model.card["scale_factor"] == pytest.approx(model.scale_factor)
+    assert model.card.scale_factor == pytest.approx(model.scale_factor)
     assert load_model(folder).precision == "int8"  # auto: the export verified int8 on the test sketches
 
 
@@ -218,8 +219,8 @@ def test_samples_follow_sketch_rnns_own_sampler(model: SketchModel) -> None:
     z = rng.standard_normal((rows, model.z_size)).astype(np.float32)
     h, c = model._initial_state(z, rows)
     x0 = np.tile(START_TOKEN, (rows, 1))
-    offsets, pens = model.decode(x0, h, c, z, draw_noise(rng, steps, np.full(rows, tau), model.num_mixture),
-                                 stop_at_end=False)
+    offsets, pens = model._decode_noise(x0, h, c, z, draw_noise(rng, steps, np.full(rows, tau), model.num_mixture),
+                                        stop_at_end=False)
     ref_off, ref_pens = classic_loop(model._step, x0, h, c, z, steps, tau, rng)
     pens = pens[..., 0]
     for k in range(3):  # per-row frequency of each pen state: two-sample z-test on the row means
@@ -261,10 +262,10 @@ def test_temperature_1e3_makes_the_greedy_choice(model: SketchModel) -> None:
     for _ in range(3):  # some realistic states
         out = model._step(x, z, h, c)
         h, c = out["h_out"], out["c_out"]
-    greedy = model.decode(x, h, c, z, draw_noise(rng, 1, np.zeros(rows), model.num_mixture, "paper"),
-                          stop_at_end=False)
-    cold = model.decode(x, h, c, z, draw_noise(rng, 1, np.full(rows, 1e-3), model.num_mixture, "paper"),
-                        stop_at_end=False)
+    greedy = model._decode_noise(x, h, c, z, draw_noise(rng, 1, np.zeros(rows), model.num_mixture, "paper"),
+                                 stop_at_end=False)
+    cold = model._decode_noise(x, h, c, z, draw_noise(rng, 1, np.full(rows, 1e-3), model.num_mixture, "paper"),
+                               stop_at_end=False)
     same_pen = cold[1] == greedy[1]
     assert same_pen.mean() >= 0.97
     close = np.abs(cold[0] - greedy[0]).max(axis=-1) < 0.2 * np.sqrt(1e-3) * 10

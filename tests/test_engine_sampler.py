@@ -18,8 +18,9 @@ from onnx import TensorProto, helper  # noqa: E402
 from conftest import random_stroke3  # noqa: E402
 from export import precision  # noqa: E402
 from sketchgen.graphs import UNROLL, DecoderWeights, build_sampler, build_step  # noqa: E402
-from sketchgen.engine.sampling import (START_TOKEN, TEMPERATURE_RULES, classic_loop, draw_noise,  # noqa: E402
-                                       reference_loop, temperatures)
+from sketchgen.engine.sampling import (TEMPERATURE_RULES, classic_loop, draw_noise, reference_loop,  # noqa: E402
+                                       temperatures)
+from sketchgen.model_folder import PRECISION_TOLERANCE_NATS, START_TOKEN  # noqa: E402
 
 H, NZ, M = 24, 6, 4
 
@@ -254,9 +255,9 @@ def test_int8_layout_falls_back_to_per_column_scales_when_one_scale_loses_too_mu
         report = precision.choose_int8_layout(measure, None, lambda s: session(build_step(w, "int8", scales=s)),
                                               sketches, 32, conditional=False)
         assert report["verified"] and report["scales"] == expected, report
-        assert abs(report["delta_nats"]) <= precision.TOLERANCE_NATS
+        assert abs(report["delta_nats"]) <= PRECISION_TOLERANCE_NATS
         if expected == "column":
-            assert abs(report["tried"]["tensor"]) > precision.TOLERANCE_NATS
+            assert abs(report["tried"]["tensor"]) > PRECISION_TOLERANCE_NATS
 
 
 def test_int8_layout_keeps_the_head_fp32_when_its_rounding_moves_the_loss():
@@ -274,8 +275,8 @@ def test_int8_layout_keeps_the_head_fp32_when_its_rounding_moves_the_loss():
     report = precision.choose_int8_layout(measure, None, lambda s: session(build_step(w, "int8", scales=s)),
                                           sketches, 32, conditional=False)
     assert report["verified"] and report["scales"] == "gates", report
-    assert abs(report["tried"]["tensor"]) > precision.TOLERANCE_NATS
-    assert abs(report["tried"]["column"]) > precision.TOLERANCE_NATS
+    assert abs(report["tried"]["tensor"]) > PRECISION_TOLERANCE_NATS
+    assert abs(report["tried"]["column"]) > PRECISION_TOLERANCE_NATS
     # the sampler of that layout reads the head as fp32: a Gemm beside the one QGemm per step
     body = next(n for n in build_sampler(w, "int8", scales="gates").graph.node if n.op_type == "Loop")
     body_ops = [n.op_type for n in body.attribute[0].g.node]
@@ -328,8 +329,8 @@ def test_int8_encoder_is_judged_apart_from_the_int8_decoder():
     for int8_encoder, ships in ((session(build_encoder(encoder_weights(10.0), "fp32")), False),
                                 (session(build_encoder(encoder_weights(1.0), "fp32")), True)):
         report = precision.choose_int8_layout(measure, int8_encoder, int8_step, sketches, 32, conditional=True)
-        assert report["verified"] and abs(report["delta_nats"]) <= precision.TOLERANCE_NATS, report
+        assert report["verified"] and abs(report["delta_nats"]) <= PRECISION_TOLERANCE_NATS, report
         assert report["encoder_int8"]["shipped"] is ships, report
         assert report["int8_graphs"] == (["decoder_step", "encoder"] if ships else ["decoder_step"])
         if not ships:
-            assert abs(report["encoder_int8"]["delta_nats_with_int8_decoder"]) > precision.TOLERANCE_NATS
+            assert abs(report["encoder_int8"]["delta_nats_with_int8_decoder"]) > PRECISION_TOLERANCE_NATS

@@ -17,7 +17,7 @@ tf = pytest.importorskip("tensorflow")
 
 from conftest import SHARED_DATA, random_stroke3  # noqa: E402
 from sketchgen.strokes import normalize, scale_factor  # noqa: E402
-from training.config import HParams  # noqa: E402
+from sketchgen.config import HParams  # noqa: E402
 from training.model import SketchRNN  # noqa: E402
 
 TINY = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=3, max_seq_len=40, batch_size=16,

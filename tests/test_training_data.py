@@ -10,8 +10,9 @@ from conftest import random_stroke3
 
 from sketchgen.datafiles import save_npz
 from sketchgen.errors import ConfigError, DataFileError
+from sketchgen.model_folder import START_TOKEN
 from sketchgen.strokes import scale_factor
-from training.dataset import (START_TOKEN, BatchingOptions, TrainBatcher, bucket_length, evaluation_batches,
+from training.dataset import (BatchingOptions, TrainBatcher, bucket_length, evaluation_batches,
                               load_sketch_data, make_batch, resolve_data_file)
 
 

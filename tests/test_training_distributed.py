@@ -30,7 +30,7 @@ import json, sys, tempfile
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from training.config import HParams
+from sketchgen.config import HParams
 from training.dataset import load_sketch_data
 from training.trainer import TrainOptions, Trainer
 from sketchgen.errors import ConfigError
@@ -60,7 +60,7 @@ _WORKER = r"""
 import json, os, sys
 import tensorflow as tf
 strategy = tf.distribute.MultiWorkerMirroredStrategy() if os.environ.get("TF_CONFIG") else None
-from training.config import HParams
+from sketchgen.config import HParams
 from training.dataset import load_sketch_data
 from training.trainer import TrainOptions, Trainer
 

@@ -15,7 +15,7 @@ from test_training_loop import TINY, data  # noqa: F401  (the module's data fixt
 
 from sketchgen.errors import ConfigError
 from training import checkpoint as ckpt
-from training.config import HParams
+from sketchgen.config import HParams
 from training.dataset import SketchData
 from training.trainer import TrainOptions, Trainer
 

@@ -26,7 +26,7 @@ import pytest
 import tensorflow as tf
 from conftest import REPO_ROOT, random_stroke3
 
-from training.config import HParams
+from sketchgen.config import HParams
 from training.dataset import SketchData, make_batch
 from training.trainer import TrainOptions, Trainer
 
@@ -43,7 +43,7 @@ _JAX_SIDE = r"""
 import json, os, sys
 os.environ["KERAS_BACKEND"] = "jax"
 import numpy as np, keras
-from training.config import HParams
+from sketchgen.config import HParams
 from training.jax_step import JaxTrainStep
 from training.model import SketchRNN
 

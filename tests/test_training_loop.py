@@ -11,7 +11,7 @@ from conftest import random_stroke3
 
 from sketchgen.datafiles import save_npz
 from training import checkpoint as ckpt
-from training.config import HParams
+from sketchgen.config import HParams
 from training.dataset import SketchData, load_sketch_data, make_batch
 from training.model import SketchRNN, split_mixture
 from training.objective import reconstruction_loss

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from training.cells import SketchLSTM
-from training.config import HParams
+from sketchgen.config import HParams
 from training.dataset import SketchData, make_batch
 from training.model import SketchRNN, split_mixture
 from training.objective import kl_loss, reconstruction_loss

@@ -12,7 +12,7 @@ from conftest import random_stroke3
 from sketchgen.datafiles import save_npz
 from training import checkpoint as ckpt
 from training import sampling
-from training.config import HParams
+from sketchgen.config import HParams
 from training.dataset import SketchData, load_sketch_data
 from training.model import SketchRNN
 from training.tensorboard import IMAGE_TAG, LOG_DIR, tensorboard_hooks

@@ -83,7 +83,7 @@ def test_a_run_starts_with_the_models_exact_weights_and_step(capsys, data_dir: P
     records = [json.loads(line) for line in (tmp_path / "more" / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if r["event"] == "train"]
     assert [r["step"] for r in train] == [9, 10, 11, 12]
-    from training.config import HParams
+    from sketchgen.config import HParams
     from training.trainer import INIT_FROM_WARMUP_STEPS
     hp = HParams.load(tmp_path / "more" / "config.json")
     lr8 = (hp.learning_rate - hp.min_learning_rate) * hp.decay_rate ** 8 + hp.min_learning_rate
@@ -145,7 +145,6 @@ def test_the_shipped_models_load_back_for_more_training(name: str) -> None:
     """The shipped folders hold all their weights: a Keras model rebuilt from them computes their ONNX graphs."""
     import keras
 
-    from training.config import HParams
     from training.model import SketchRNN
     from training.warm_start import apply_and_verify, read_initial_model
 
@@ -154,7 +153,7 @@ def test_the_shipped_models_load_back_for_more_training(name: str) -> None:
         pytest.skip(f"{folder} is not shipped")
     initial = read_initial_model(folder)
     keras.utils.set_random_seed(0)
-    model = SketchRNN(HParams.from_dict(initial.config))
+    model = SketchRNN(initial.config)
     errors = apply_and_verify(initial, model)
     assert max(errors.values()) < 1e-4
 
@@ -163,7 +162,6 @@ def test_a_graph_whose_weights_do_not_match_is_refused(exported, tmp_path: Path)
     """Weights that do not reproduce the graph (as a wrong layout would give) stop the run before it starts."""
     import keras
 
-    from training.config import HParams
     from training.model import SketchRNN
     from training.warm_start import apply_and_verify, read_initial_model
 
@@ -177,4 +175,4 @@ def test_a_graph_whose_weights_do_not_match_is_refused(exported, tmp_path: Path)
     initial.weights["decoder"]["bias"] = initial.weights["decoder"]["bias"] + 0.5
     keras.utils.set_random_seed(0)
     with pytest.raises(ModelError, match="decoder_step.onnx"):
-        apply_and_verify(initial, SketchRNN(HParams.from_dict(initial.config)))
+        apply_and_verify(initial, SketchRNN(initial.config))

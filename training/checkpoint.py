@@ -16,15 +16,14 @@ and the best validation cost, so ``--resume`` continues the run exactly.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sketchgen.errors import ModelError
+from sketchgen.fileio import aside_name, atomic_dir, recover_dir
 
 LATEST = "latest"
 BEST = "best"
@@ -36,46 +35,9 @@ METRICS_FILE = "metrics.jsonl"
 FORMAT_VERSION = 1
 
 
-def _fsync_tree(folder: Path) -> None:
-    """Flush every file of ``folder`` and the folder itself, so a power loss cannot leave half a checkpoint."""
-    for path in folder.iterdir():
-        if path.is_file():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # not possible on every platform (Windows); the renames are still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _old_name(target: Path) -> Path:
-    return target.parent / f".{target.name}.old"
-
-
 def recover(target: Path) -> None:
     """Finish a swap that a killed process left half done (only the writer of the experiment calls this)."""
-    old = _old_name(target)
-    if old.is_dir():
-        if target.is_dir():
-            shutil.rmtree(old)
-        else:
-            os.rename(old, target)
+    recover_dir(target)
 
 
 def clean_stale_temporaries(experiment_dir: Path) -> None:
@@ -87,29 +49,14 @@ def clean_stale_temporaries(experiment_dir: Path) -> None:
 
 def write_dir_atomically(target: Path, fill: Callable[[Path], None]) -> None:
     """Create ``target`` (replacing an existing one) with the files ``fill(temporary_folder)`` writes."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp's folders are private; a checkpoint is not
+    with atomic_dir(target) as tmp:
         fill(tmp)
-        _fsync_tree(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    recover(target)
-    old = _old_name(target)
-    if target.exists():
-        os.rename(target, old)
-    os.rename(tmp, target)
-    _fsync_dir(target.parent)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def checkpoint_dir(path: str | Path, which: str = LATEST) -> Path | None:
     """The complete checkpoint folder ``which`` of an experiment, or None; read-only (never renames)."""
     experiment = Path(path)
-    for candidate in (experiment / which, _old_name(experiment / which)):
+    for candidate in (experiment / which, aside_name(experiment / which)):
         if (candidate / STATE_FILE).is_file() and (candidate / f"{CKPT_PREFIX}.index").is_file():
             return candidate
     return None
@@ -200,7 +147,7 @@ class TrainedModel:
     """A model restored from a checkpoint folder, with its config and the data facts it needs at inference."""
 
     model: Any            # training.model.SketchRNN
-    hparams: Any          # training.config.HParams
+    hparams: Any          # sketchgen.config.HParams
     data: dict[str, Any]  # data.json: scale_factor, max_seq_len, data_sets, sources, ...
     state: dict[str, Any] # state.json: step, best validation numbers, ...
     directory: Path
@@ -232,7 +179,7 @@ def load_trained_model(path: str | Path, which: str = BEST) -> TrainedModel:
     """Rebuild the SketchRNN of a checkpoint and read its weights (the optimizer state is ignored)."""
     import tensorflow as tf
 
-    from training.config import HParams
+    from sketchgen.config import HParams
     from training.model import SketchRNN
 
     folder = find_checkpoint(path, which)

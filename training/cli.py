@@ -21,10 +21,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from sketchgen.config import HParams
 from sketchgen.console import ArgumentParser, add_max_data_mb, apply_max_data_mb, console_main
 from sketchgen.errors import ConfigError
 from sketchgen.fileio import check_writable_folder
-from training.config import HParams
 
 DEFAULT_DATA_DIR = "data"  # where `sketchgen-data download` puts files by default
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -105,10 +105,10 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _fresh_hparams(args: argparse.Namespace, base: dict | None = None) -> HParams:
+def _fresh_hparams(args: argparse.Namespace, base: HParams | None = None) -> HParams:
     """A new run's hyperparameters; ``base``: the config of the model a run starts from (--init-from)."""
     if base is not None:
-        hp = HParams.from_dict(base, source=f"{args.init_from}: model.json config")
+        hp = base
     else:
         hp = HParams.load(args.config) if args.config else HParams()
     hp = hp.with_overrides(args.hparams)
@@ -145,7 +145,7 @@ def _resumed_hparams(args: argparse.Namespace, experiment: Path) -> HParams:
 
 
 def _named_keys(overrides: str) -> set[str]:
-    from training.config import _split_overrides
+    from sketchgen.config import _split_overrides
     return {item.split("=", 1)[0].strip() for item in _split_overrides(overrides) if "=" in item}
 
 

@@ -28,11 +28,11 @@ import numpy as np
 from sketchgen.fileio import sha256_file
 from sketchgen.datafiles import SPLITS, load_npz
 from sketchgen.errors import ConfigError, DataFileError, SketchError
+from sketchgen.model_folder import START_TOKEN
 from sketchgen.strokes import (augment_drop_points, augment_random_scale, clamp, filter_by_length, normalize,
                                scale_factor, stroke3_to_stroke5)
 
 OFFSET_LIMIT = 1000.0  # magenta's DataLoader `limit`: larger |dx|, |dy| are clamped ("removes large gaps")
-START_TOKEN = np.array([0.0, 0.0, 1.0, 0.0, 0.0], dtype=np.float32)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -335,17 +335,6 @@ class TrainBatcher:
             for i in used:
                 self._augmented.pop(int(i), None)
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
-
-
-def padding_efficiency(batcher: TrainBatcher, batches: int) -> float:
-    """Fraction of computed steps that are real points (a diagnostic of how well bucketing packs; uses a copy)."""
-    probe = copy.deepcopy(batcher)
-    real = total = 0
-    for _ in range(batches):
-        batch = probe.next_batch()
-        real += int(batch.lengths.sum())
-        total += batch.size * (batch.strokes.shape[1] - 1)
-    return real / max(total, 1)
 
 
 BatchSource = Callable[[], Batch]

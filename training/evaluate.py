@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from training.config import HParams
+from sketchgen.config import HParams
 from training.dataset import evaluation_batches
 from training.model import SketchRNN, split_mixture
 from training.objective import kl_loss, reconstruction_loss

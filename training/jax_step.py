@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from training.config import HParams
+from sketchgen.config import HParams
 from training.model import SketchRNN, split_mixture
 from training.objective import kl_loss, kl_weight_at, learning_rate_at, reconstruction_loss, total_loss
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import keras
 from keras import ops
 
+from sketchgen.config import HParams
 from training.cells import HyperSizes, SketchLSTM
-from training.config import HParams
 from training.replicas import replica_rows
 
 

@@ -14,7 +14,8 @@ import numpy as np
 from keras import ops
 
 from sketchgen.strokes import stroke5_to_stroke3
-from training.dataset import START_TOKEN, make_batch
+from sketchgen.model_folder import START_TOKEN
+from training.dataset import make_batch
 from training.model import SketchRNN
 
 DEFAULT_MAX_LEN = 250

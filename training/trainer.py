@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from sketchgen.errors import ConfigError, ModelError, SketchGenError
 from training import checkpoint as ckpt
-from training.config import HParams
+from sketchgen.config import HParams
 from training.dataset import BatchingOptions, SketchData, TrainBatcher
 from training.evaluate import SELECTION_RULE, Evaluator, selection_cost
 from training.model import SketchRNN, split_mixture

@@ -21,48 +21,48 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from sketchgen.engine.runtime import read_card, resolve_model_path, verify_files
-from sketchgen.engine.sampling import START_TOKEN
+from sketchgen.config import HParams
 from sketchgen.errors import ConfigError, ModelError
+from sketchgen.model_folder import (DECODER_INIT, DECODER_STEP, ENCODER, PARITY_TOLERANCE, START_TOKEN, ModelCard,
+                                    resolve_model)
 
 # hyperparameters that fix the weights' shapes: a run started from a model keeps the model's values
 ARCHITECTURE_KEYS = ("conditional", "enc_model", "enc_rnn_size", "dec_model", "dec_rnn_size", "z_size",
                      "num_mixture")
-TOLERANCE = 1e-4          # the export's parity bound, relative above magnitude 1
 _ONNX_TO_KERAS_GATES = [0, 2, 3, 1]   # ONNX LSTM blocks i, o, f, c -> Keras i, f, c, o
 
 
 class InitialModel:
     """A model folder read for training: its card, its folder and its weights in Keras' layout."""
 
-    def __init__(self, folder: Path, card: dict[str, Any], weights: dict[str, Any]):
-        self.folder = folder
+    def __init__(self, card: ModelCard, weights: dict[str, Any]):
+        self.folder = card.folder
         self.card = card
         self.weights = weights  # "decoder": {...}, "encoder_fw"/"encoder_bw" candidates, heads
 
     @property
-    def config(self) -> dict[str, Any]:
-        return dict(self.card["config"])
+    def config(self) -> HParams:
+        return self.card.config
 
     @property
     def steps_trained(self) -> int:
-        return int(self.card.get("steps_trained") or 0)
+        return self.card.steps_trained or 0
 
     @property
     def scale_factor(self) -> float:
-        return float(self.card["scale_factor"])
+        return self.card.scale_factor
 
     @property
     def wall_time_s(self) -> float:
-        return float((self.card.get("training") or {}).get("wall_time_s") or 0.0)
+        return self.card.wall_time_s or 0.0
 
     def describe(self) -> dict[str, Any]:
         """What state.json and the model card record of where the run's weights came from."""
-        return {"model": self.card.get("name") or self.folder.name, "folder": str(self.folder),
+        return {"model": self.card.name, "folder": str(self.folder),
                 "steps_trained": self.steps_trained,
-                "sha256": {k: v["sha256"] for k, v in self.card["files"].items()
-                           if k in ("encoder.onnx", "decoder_init.onnx", "decoder_step.onnx")},
-                "hardware": (self.card.get("training") or {}).get("hardware"),
+                "sha256": {k: v.sha256 for k, v in self.card.files.items()
+                           if k in (ENCODER, DECODER_INIT, DECODER_STEP)},
+                "hardware": self.card.hardware,
                 "wall_time_s": self.wall_time_s or None,
                 "optimizer_state": "started afresh (a model folder holds no Adam moments)"}
 
@@ -95,16 +95,16 @@ def _lstm_from_onnx(w: np.ndarray, r: np.ndarray, b: np.ndarray, units: int) -> 
 
 def read_initial_model(path_or_name: str | Path) -> InitialModel:
     """Read a model folder (a path, or a name under assets/models) for ``--init-from``; checks its files' hashes."""
-    folder = resolve_model_path(path_or_name)
-    card = read_card(folder)
-    verify_files(folder, card)
-    cfg = card["config"]
-    if cfg.get("enc_model", "lstm") != "lstm" or cfg.get("dec_model", "lstm") != "lstm":
+    folder = resolve_model(path_or_name)
+    card = ModelCard.read(folder)
+    card.verify_files()
+    cfg = card.config
+    if cfg.enc_model != "lstm" or cfg.dec_model != "lstm":
         raise ConfigError(f"{folder}: --init-from reads plain LSTM models; this one uses "
-                          f"{cfg.get('enc_model')}/{cfg.get('dec_model')} cells")
-    cond = bool(cfg.get("conditional", True))
-    h, nz, m = int(cfg["dec_rnn_size"]), int(cfg["z_size"]), int(cfg["num_mixture"])
-    step_path = folder / "decoder_step.onnx"
+                          f"{cfg.enc_model}/{cfg.dec_model} cells")
+    cond = cfg.conditional
+    h, nz, m = cfg.dec_rnn_size, cfg.z_size, cfg.num_mixture
+    step_path = folder / DECODER_STEP
     step = _initializers(step_path)
     weights: dict[str, Any] = {"decoder": {
         "kernel": _one(step_path, step, (5 + (nz if cond else 0), 4 * h), "decoder's input kernel"),
@@ -113,12 +113,12 @@ def read_initial_model(path_or_name: str | Path) -> InitialModel:
         "decoder_output": {"kernel": _one(step_path, step, (h, 6 * m + 3), "output layer's kernel"),
                            "bias": _one(step_path, step, (6 * m + 3,), "output layer's bias")}}
     if cond:
-        he = int(cfg["enc_rnn_size"])
-        init_path = folder / "decoder_init.onnx"
+        he = cfg.enc_rnn_size
+        init_path = folder / DECODER_INIT
         init = _initializers(init_path)
         weights["decoder_init"] = {"kernel": _one(init_path, init, (nz, 2 * h), "initial-state kernel"),
                                    "bias": _one(init_path, init, (2 * h,), "initial-state bias")}
-        enc_path = folder / "encoder.onnx"
+        enc_path = folder / ENCODER
         enc = _initializers(enc_path)
         for head in ("encoder_mu", "encoder_logvar"):
             weights[head] = {"kernel": _one(enc_path, enc, (2 * he, nz), f"{head} kernel", head + "_"),
@@ -139,14 +139,14 @@ def read_initial_model(path_or_name: str | Path) -> InitialModel:
                                            f"expected a one-direction LSTM of {he} units over stroke-5")
             directions.append(_lstm_from_onnx(w[0], r[0], b[0], he))
         weights["encoder_directions"] = directions  # which is forward is settled by verify_against_onnx
-    return InitialModel(folder, card, weights)
+    return InitialModel(card, weights)
 
 
 def check_compatible(initial: InitialModel, hp_dict: dict[str, Any]) -> None:
     """The run's hyperparameters must give the model's weight shapes."""
-    cfg = initial.config
-    differ = [f"{k}={hp_dict.get(k)!r} (the model has {cfg.get(k)!r})" for k in ARCHITECTURE_KEYS
-              if k in cfg and hp_dict.get(k) != cfg.get(k)]
+    cfg = initial.config.to_dict()
+    differ = [f"{k}={hp_dict.get(k)!r} (the model has {cfg[k]!r})" for k in ARCHITECTURE_KEYS
+              if hp_dict.get(k) != cfg[k]]
     if differ:
         raise ConfigError(f"--init-from {initial.folder}: the run's architecture differs from the model's: "
                           + ", ".join(differ))
@@ -179,7 +179,7 @@ def apply_and_verify(initial: InitialModel, model, sketches=None) -> dict[str, f
     """Put the weights into ``model`` (a training.model.SketchRNN) and check it against the folder's graphs.
 
     ``sketches``: normalised stroke-3 arrays to check on (the run's validation set). Returns the largest error
-    per graph; raises ModelError naming the graph when one exceeds TOLERANCE."""
+    per graph; raises ModelError naming the graph when one exceeds the export's parity tolerance."""
     import onnxruntime as ort
 
     def open_graph(name: str):
@@ -195,7 +195,7 @@ def apply_and_verify(initial: InitialModel, model, sketches=None) -> dict[str, f
         _assign(model.init_head, w["decoder_init"])
         _assign(model.mu_head, w["encoder_mu"])
         _assign(model.logvar_head, w["encoder_logvar"])
-        encoder = open_graph("encoder.onnx")
+        encoder = open_graph(ENCODER)
         want_mu, want_logvar = encoder.run(["mu", "logvar"], {"strokes": strokes, "lengths": lengths})
         best = None
         for fw, bw in itertools.permutations(w["encoder_directions"]):
@@ -208,15 +208,15 @@ def apply_and_verify(initial: InitialModel, model, sketches=None) -> dict[str, f
         err, fw, bw = best
         _assign(model.enc_fw.cell, fw)
         _assign(model.enc_bw.cell, bw)
-        errors["encoder.onnx"] = err
+        errors[ENCODER] = err
         z = np.asarray(want_mu, np.float32)
-        want_h, want_c = open_graph("decoder_init.onnx").run(["h", "c"], {"z": z})
+        want_h, want_c = open_graph(DECODER_INIT).run(["h", "c"], {"z": z})
         h, c = model.initial_state(z)
-        errors["decoder_init.onnx"] = max(_max_error(h, want_h), _max_error(c, want_c))
+        errors[DECODER_INIT] = max(_max_error(h, want_h), _max_error(c, want_c))
     else:
         z = None
-        want_h, want_c = open_graph("decoder_init.onnx").run(["h", "c"], {"batch": np.array(batch, np.int64)})
-    step = open_graph("decoder_step.onnx")
+        want_h, want_c = open_graph(DECODER_INIT).run(["h", "c"], {"batch": np.array(batch, np.int64)})
+    step = open_graph(DECODER_STEP)
     names = [o.name for o in step.get_outputs()]
     h, c = np.asarray(want_h, np.float32), np.asarray(want_c, np.float32)
     x = np.tile(START_TOKEN, (batch, 1)).astype(np.float32)
@@ -229,11 +229,11 @@ def apply_and_verify(initial: InitialModel, model, sketches=None) -> dict[str, f
                "rho": p.rho, "pen": p.pen_logits, "h_out": h1, "c_out": c1}
         worst = max(worst, *(_max_error(got[k], want[k]) for k in got))
         h, c, x = want["h_out"], want["c_out"], strokes[:, t]
-    errors["decoder_step.onnx"] = worst
+    errors[DECODER_STEP] = worst
     for graph, err in errors.items():
-        if not err <= TOLERANCE:
+        if not err <= PARITY_TOLERANCE:
             raise ModelError(initial.folder / graph, f"the weights read from it do not reproduce its outputs "
-                                                     f"(largest error {err:.2e} > {TOLERANCE:g})")
+                                                     f"(largest error {err:.2e} > {PARITY_TOLERANCE:g})")
     return errors
 
 
@@ -245,21 +245,20 @@ def trained_model_from_folder(path_or_name: str | Path):
     scale factor, data files and training facts (steps, hardware, wall time, experiment) from its ``model.json``.
     The losses are not carried over: the export measures them again on the data (``--data-dir``)."""
     from training.checkpoint import TrainedModel
-    from training.config import HParams
     from training.model import SketchRNN
 
     initial = read_initial_model(path_or_name)
     card = initial.card
-    hp = HParams.from_dict(initial.config, source=str(initial.folder / "model.json"))
+    hp = card.config
     model = SketchRNN(hp)
     errors = apply_and_verify(initial, model)
-    files = [d for d in card.get("datasets") or [] if d.get("file")]
-    data = {"scale_factor": initial.scale_factor, "max_seq_len": int(card.get("max_seq_len") or hp.max_seq_len),
-            "data_sets": [d["file"] for d in files] or list(hp.data_set),
-            "sources": [{"name": d["file"], "path": d["file"], **({"sha256": d["sha256"]} if d.get("sha256") else {})}
+    files = [d for d in card.datasets if d.file]
+    data = {"scale_factor": card.scale_factor, "max_seq_len": card.max_seq_len,
+            "data_sets": [d.file for d in files] or list(hp.data_set),
+            "sources": [{"name": d.file, "path": d.file, **({"sha256": d.sha256} if d.sha256 else {})}
                         for d in files]}
-    training = card.get("training") or {}
-    state = {"step": initial.steps_trained, "hardware": training.get("hardware"),
+    training = card.training
+    state = {"step": initial.steps_trained, "hardware": card.hardware,
              "wall_time_s": training.get("wall_time_s"), "best_step": training.get("best_step"),
              "experiment": training.get("experiment"), "checkpoint": training.get("checkpoint"),
              "reexported_from": {**initial.describe(), "max_error": errors}}

@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from sketchgen.model_folder import START_TOKEN
 from sketchgen.strokes import stroke3_to_stroke5
-
-from .sampling import START_TOKEN
 
 __all__ = ["Losses", "step_loss", "reconstruction_loss", "reconstruction_losses"]
 

@@ -16,11 +16,14 @@ from typing import Any
 import numpy as np
 
 from sketchgen.errors import ConfigError, ModelError, SketchError
+from sketchgen.model_folder import (DECODER_INIT, DECODER_PRIME, DECODER_SAMPLE, DECODER_SAMPLE_INT8, DECODER_STEP,
+                                    ENCODER, ENCODER_INT8, START_TOKEN, ModelCard, graph_contract, required_files,
+                                    resolve_model)
 from sketchgen.strokes import stroke3_to_stroke5, validate_stroke3
 
 from . import runtime
 from .likelihood import Losses, reconstruction_losses
-from .sampling import DEFAULT_RULE, END_PEN, START_TOKEN, TEMPERATURE_RULES, Noise, draw_noise, reference_loop
+from .sampling import DEFAULT_RULE, END_PEN, TEMPERATURE_RULES, Noise, draw_noise, reference_loop
 
 __all__ = ["SketchModel", "load_model"]
 
@@ -32,7 +35,7 @@ EMPTY_REDRAWS = 8  # sample(): how often a sketch that ended before its first po
 class SketchModel:
     """A loaded model folder. Use :func:`load_model` to make one."""
 
-    def __init__(self, folder: Path, card: dict[str, Any], sessions: dict[str, Any], provider: str,
+    def __init__(self, folder: Path, card: ModelCard, sessions: dict[str, Any], provider: str,
                  sampler: str, precision: str):
         self.path = folder
         self.card = card
@@ -40,15 +43,14 @@ class SketchModel:
         self.sampler = sampler          # "fused": one ONNX Loop per call; "loop": Python loop over decoder_step
         self.precision = precision      # of the fused sampler (and the encoder where int8 exists): "fp32" or "int8"
         self._sessions = sessions
-        self._encoder = (runtime.ENCODER_INT8 if precision == "int8" and runtime.ENCODER_INT8 in sessions
-                         else runtime.ENCODER)
-        config = card["config"]
-        self.conditional: bool = bool(config.get("conditional", True))
-        self.z_size: int = int(config["z_size"]) if self.conditional else 0
-        self.units: int = int(config["dec_rnn_size"])
-        self.num_mixture: int = int(config["num_mixture"])
-        self.scale_factor: float = float(card["scale_factor"])
-        self.max_seq_len: int = int(card["max_seq_len"])
+        self._encoder = (ENCODER_INT8 if precision == "int8" and ENCODER_INT8 in sessions
+                         else ENCODER)
+        self.conditional: bool = card.conditional
+        self.z_size: int = card.config.z_size if self.conditional else 0
+        self.units: int = card.config.dec_rnn_size
+        self.num_mixture: int = card.config.num_mixture
+        self.scale_factor: float = card.scale_factor
+        self.max_seq_len: int = card.max_seq_len
 
     def __repr__(self) -> str:
         kind = "conditional" if self.conditional else "unconditional"
@@ -148,16 +150,16 @@ class SketchModel:
 
     def _initial_state(self, z: np.ndarray | None, batch: int) -> tuple[np.ndarray, np.ndarray]:
         if self.conditional:
-            h, c = self._run(runtime.DECODER_INIT, {"z": z}, ["h", "c"])
+            h, c = self._run(DECODER_INIT, {"z": z}, ["h", "c"])
         else:
-            h, c = self._run(runtime.DECODER_INIT, {"batch": np.array(batch, np.int64)}, ["h", "c"])
+            h, c = self._run(DECODER_INIT, {"batch": np.array(batch, np.int64)}, ["h", "c"])
         return h, c
 
     def _step(self, x: np.ndarray, z: np.ndarray | None, h: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
         feeds = {"x": x, "h": h, "c": c}
         if z is not None:
             feeds["z"] = z
-        session = self._sessions[runtime.DECODER_STEP]
+        session = self._sessions[DECODER_STEP]
         return dict(zip(self._step_outputs, session.run(self._step_outputs, feeds)))
 
     _step_outputs = ["pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho", "pen", "h_out", "c_out"]
@@ -165,11 +167,11 @@ class SketchModel:
     def _prime(self, strokes: np.ndarray, lengths: np.ndarray, z: np.ndarray | None, h: np.ndarray,
                c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Decoder state after reading each row's ``lengths`` inputs of ``strokes`` (start token first)."""
-        if runtime.DECODER_PRIME in self._sessions:
+        if DECODER_PRIME in self._sessions:
             feeds = {"strokes": strokes, "lengths": lengths, "h0": h, "c0": c}
             if z is not None:
                 feeds["z"] = z
-            h, c = self._run(runtime.DECODER_PRIME, feeds, ["h", "c"])
+            h, c = self._run(DECODER_PRIME, feeds, ["h", "c"])
             return h, c
         for t in range(strokes.shape[1]):  # folders exported without the primer: one step call per point
             out = self._step(strokes[:, t], z, h, c)
@@ -177,8 +179,8 @@ class SketchModel:
             h, c = np.where(active, out["h_out"], h), np.where(active, out["c_out"], c)
         return h, c
 
-    def decode(self, x0: np.ndarray, h: np.ndarray, c: np.ndarray, z: np.ndarray | None, noise: Noise,
-               stop_at_end: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def _decode_noise(self, x0: np.ndarray, h: np.ndarray, c: np.ndarray, z: np.ndarray | None, noise: Noise,
+                      stop_at_end: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Sample from a decoder state: (offsets [S, B, 2] normalised, pens [S, B, 1]) with S <= noise.steps."""
         if self.sampler == "loop":
             return reference_loop(self._step, x0, h, c, z, noise, stop_at_end)
@@ -187,7 +189,7 @@ class SketchModel:
                  "stop_pen": np.array(END_PEN if stop_at_end else END_PEN + 1, np.int64)}
         if z is not None:
             feeds["z"] = z
-        name = runtime.DECODER_SAMPLE_INT8 if self.precision == "int8" else runtime.DECODER_SAMPLE
+        name = DECODER_SAMPLE_INT8 if self.precision == "int8" else DECODER_SAMPLE
         offsets, pens = self._run(name, feeds, ["offsets", "pens"])
         return offsets, pens
 
@@ -263,7 +265,7 @@ class SketchModel:
         h, c = self._initial_state(zs, batch)
         x0 = np.tile(START_TOKEN, (batch, 1))
         noise = draw_noise(rng, steps, np.full(batch, tau), self.num_mixture, *rule)
-        return self._to_sketches(*self.decode(x0, h, c, zs, noise, stop_at_end), stop_at_end)
+        return self._to_sketches(*self._decode_noise(x0, h, c, zs, noise, stop_at_end), stop_at_end)
 
     def continue_(self, prefix: object, z: object = None, n: int = 1, temperature: float = 0.5,
                   max_len: int | None = None, greedy: bool = False, seed: int | None = None,
@@ -302,7 +304,7 @@ class SketchModel:
         h, c, x0 = (np.repeat(a, n, axis=0) for a in (h, c, x0))
         zs = np.repeat(zs, n, axis=0) if zs is not None else None
         noise = draw_noise(rng, steps, np.full(count * n, tau), self.num_mixture, *rule)
-        return self._to_sketches(*self.decode(x0, h, c, zs, noise, stop_at_end), stop_at_end)
+        return self._to_sketches(*self._decode_noise(x0, h, c, zs, noise, stop_at_end), stop_at_end)
 
     def reconstruct(self, sketch: object, temperature: float = 0.5, seed: int | None = None,
                     temperature_rule: str = DEFAULT_RULE, discrete_temperature: float | None = None) -> np.ndarray:
@@ -339,7 +341,7 @@ class SketchModel:
         h, c = self._initial_state(zs, n)
         x0 = np.tile(START_TOKEN, (n, 1))
         noise = draw_noise(rng, self.max_seq_len, np.array([tau]), self.num_mixture, *rule).repeat_rows(n)
-        return self._to_sketches(*self.decode(x0, h, c, zs, noise, stop_at_end), stop_at_end)
+        return self._to_sketches(*self._decode_noise(x0, h, c, zs, noise, stop_at_end), stop_at_end)
 
     def reconstruction_losses(self, sketches: Sequence[object], seed: int = 0) -> Losses:
         """Teacher-forced L_R of pixel stroke-3 sketches (each at most max_seq_len points), per N_max as training
@@ -395,33 +397,32 @@ def load_model(path: str | os.PathLike[str], provider: str = "auto", precision: 
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if sampler not in SAMPLERS:
         raise ConfigError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    folder = runtime.resolve_model_path(path)
-    card = runtime.read_card(folder)
-    runtime.verify_files(folder, card)
-    contract = runtime.graph_contract(card["config"])
+    folder = resolve_model(path)
+    card = ModelCard.read(folder)
+    card.verify_files()
+    contract = graph_contract(card.config)
     providers = runtime.choose_providers(provider)
     options = runtime.SessionOptions(intra_op_threads=intra_op_threads)
-    files = card["files"]
+    files = card.files
     explicit = precision != "auto"
     if precision == "auto":
-        int8 = (card.get("precision") or {}).get("int8") or {}
-        precision = "int8" if (runtime.DECODER_SAMPLE_INT8 in files and int8.get("verified") is True) else "fp32"
-    fused_file = runtime.DECODER_SAMPLE_INT8 if precision == "int8" else runtime.DECODER_SAMPLE
+        precision = "int8" if card.int8_ready else "fp32"
+    fused_file = DECODER_SAMPLE_INT8 if precision == "int8" else DECODER_SAMPLE
     if sampler == "auto":
         sampler = "fused" if (fused_file in files or explicit) else "loop"
     if sampler == "fused" and fused_file not in files:
         raise ModelError(folder / fused_file, f"is not part of this model folder (needed for the fused {precision} "
                                               "sampler); export the model again or use sampler='loop'")
-    wanted = runtime.required_files(bool(card["config"].get("conditional", True)))
-    wanted += [f for f in (runtime.DECODER_PRIME,) if f in files]
+    wanted = required_files(card.conditional)
+    wanted += [f for f in (DECODER_PRIME,) if f in files]
     if sampler == "fused":
         wanted.append(fused_file)
-    if precision == "int8" and runtime.ENCODER_INT8 in files:
-        wanted.append(runtime.ENCODER_INT8)
+    if precision == "int8" and ENCODER_INT8 in files:
+        wanted.append(ENCODER_INT8)
     sessions = {}
     for name in wanted:
         session = runtime.open_session(folder / name, providers, runtime.graph_options(name, options))
         runtime.check_io(session, folder / name, contract[name])
         sessions[name] = session
-    used = sessions[runtime.DECODER_STEP].get_providers()[0]
+    used = sessions[DECODER_STEP].get_providers()[0]
     return SketchModel(folder, card, sessions, used, sampler, precision if sampler == "fused" else "fp32")

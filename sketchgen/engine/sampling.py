@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-START_TOKEN = np.array([0.0, 0.0, 1.0, 0.0, 0.0], dtype=np.float32)
-HEAD_COLUMNS = 8
+from sketchgen.model_folder import HEAD_COLUMNS, START_TOKEN, head_rows
+
 LOG_RADIUS_FLOOR = -1.0e4  # ln(s R) at s = 0: exp() of it is exactly 0, and no -inf reaches the graph
 END_PEN = 2
 TEMPERATURE_RULES = ("js", "paper", "magenta")
@@ -70,7 +70,7 @@ class Noise:
         if self.one_row is not None:  # built for one row and repeated: 3x faster for ten interpolation frames
             return tuple(np.repeat(a, self.batch, axis=1) for a in self.one_row.graph_inputs())  # type: ignore
         t, b, m = self.gumbel_pi.shape
-        k = max(m, 3)
+        k = head_rows(m)
         logits = np.zeros((t, b, k, HEAD_COLUMNS), dtype=np.float32)
         logits[:, :, :m, 0] = self.gumbel_pi
         logits[:, :, :3, 1] = self.gumbel_pen

@@ -10,7 +10,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 17
+from sketchgen.model_folder import OPSET
+
 MS_DOMAIN = "com.microsoft"
 FLOAT = TensorProto.FLOAT
 INT64 = TensorProto.INT64

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PRECISIONS = ("fp32", "int8")
+from sketchgen.model_folder import HEAD_COLUMNS, PRECISIONS, head_rows
+
 INT8_SCALES = ("tensor", "column", "gates")  # int8 layouts, fastest first: see quantize_int8 and decoder._step_matmul
 LOGIT_PAD = -1e9        # logit of the padding rows of the [K, 8] head layout: never chosen
-HEAD_COLUMNS = 8        # pi, pen, mu_x, mu_y, log sigma_x, log sigma_y, zero, rho logit
 LN_EPSILON = 1e-3       # training.cells.SketchLSTMCell._norm
 
 
@@ -47,7 +47,7 @@ class DecoderWeights:
     @property
     def rows(self) -> int:
         """K: rows of the [K, 8] head layout (pen logits need 3 even when M < 3)."""
-        return max(self.num_mixture, 3)
+        return head_rows(self.num_mixture)
 
 
 @dataclass
@@ -71,7 +71,7 @@ class EncoderWeights:
 
 def noise_layout(num_mixture: int) -> dict[str, int]:
     """What the engine needs to draw noise for the sampler: rows K and columns of ``noise_logits``."""
-    return {"rows": max(num_mixture, 3), "columns": HEAD_COLUMNS, "num_mixture": num_mixture}
+    return {"rows": head_rows(num_mixture), "columns": HEAD_COLUMNS, "num_mixture": num_mixture}
 
 
 

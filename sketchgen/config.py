@@ -1,14 +1,18 @@
-"""One typed config for a sketch-rnn model and its training run.
+"""One typed config for a sketch-rnn model and its training run, read the same way by every part.
 
 The names and defaults are those of the official magenta sketch_rnn `get_default_hparams()`, so that
 `--hparams` strings written for the original project work unchanged. The config is saved as JSON beside every
-checkpoint and carried into every exported model (with the data's scale factor), so a model folder alone is
-enough to use the model.
+checkpoint and carried into every exported model's card (:mod:`sketchgen.model_folder`), so a model folder alone
+is enough to use the model. Standard library only: the app, the export and training all import it.
+
+Sizes that set how much memory sampling takes (sequence length, layer sizes, mixtures) have upper bounds, so a
+hostile or mistyped model.json is refused instead of allocating without limit.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,10 @@ from sketchgen.errors import ConfigError
 
 CELL_TYPES = ("lstm", "layer_norm")
 DECODER_CELL_TYPES = CELL_TYPES + ("hyper",)  # magenta's HyperLSTMCell (training.cells.SketchHyperLSTMCell)
+# Upper bounds on the sizes that set memory use. Well above every published sketch-rnn model (max_seq_len 250,
+# decoder 2048, z 512, 20 mixtures) and QuickDraw's longest simplified drawings.
+LIMITS = {"max_seq_len": 10_000, "enc_rnn_size": 8192, "dec_rnn_size": 8192, "z_size": 4096, "num_mixture": 1000,
+          "hyper_num_units": 8192, "hyper_embedding_size": 1024}
 
 
 @dataclass
@@ -69,6 +77,12 @@ class HParams:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"hyperparameter {name} must be a positive integer, got {value!r}")
+            if value > LIMITS.get(name, value):
+                raise ConfigError(f"hyperparameter {name} must be at most {LIMITS[name]}, got {value!r}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"hyperparameter {f.name} must be a finite number, got {value!r}")
         for name in ("recurrent_dropout_prob", "input_dropout_prob", "output_dropout_prob"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
@@ -100,6 +114,8 @@ class HParams:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"hyperparameter {name} must be a positive integer, got {value!r}")
+            if value > LIMITS[name]:
+                raise ConfigError(f"hyperparameter {name} must be at most {LIMITS[name]}, got {value!r}")
         if self.dec_model == "hyper" and self.hyper_num_units > self.dec_rnn_size:
             raise ConfigError(f"hyperparameter hyper_num_units ({self.hyper_num_units}) must not exceed dec_rnn_size "
                               f"({self.dec_rnn_size}): the hyper cell is the small network that scales the "
@@ -126,14 +142,18 @@ class HParams:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "HParams":
+    def from_dict(cls, values: dict[str, Any], source: str = "config", strict: bool = False) -> "HParams":
+        """``strict``: JSON types must match exactly (a model card), else strings are parsed (``--hparams``)."""
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"{source}: unknown hyperparameter(s) {', '.join(unknown)}; "
                               f"known ones are: {', '.join(sorted(known))}")
-        coerced = {k: _coerce(k, v, known[k].type, source) for k, v in values.items()}
-        return cls(**coerced)
+        coerced = {k: _coerce(k, v, known[k].type, source, strict) for k, v in values.items()}
+        try:
+            return cls(**coerced)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
 
     @classmethod
     def from_json(cls, text: str, source: str = "config") -> "HParams":
@@ -199,9 +219,11 @@ def _split_overrides(text: str) -> list[str]:
     return [i.strip() for i in items if i.strip()]
 
 
-def _coerce(name: str, value: Any, annotation: Any, source: str) -> Any:
+def _coerce(name: str, value: Any, annotation: Any, source: str, strict: bool = False) -> Any:
     kind = str(annotation)
     try:
+        if strict:
+            return _exact(value, kind)
         if kind.startswith("list"):
             if isinstance(value, str):
                 value = value.strip()
@@ -236,6 +258,29 @@ def _coerce(name: str, value: Any, annotation: Any, source: str) -> Any:
             if not isinstance(value, str):
                 raise ValueError("expected a string")
             return value
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"{source}: hyperparameter {name}={value!r}: {exc}") from None
+    return value
+
+
+def _exact(value: Any, kind: str) -> Any:
+    """A JSON value of exactly the annotated type (an integer is also a float); no strings parsed."""
+    if kind.startswith("list"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("expected a list of names")
+        return list(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("expected an integer")
+        return value
+    if kind == "float":
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError("expected a number")
+        return float(value)
+    if kind == "str" and not isinstance(value, str):
+        raise ValueError("expected a string")
     return value
