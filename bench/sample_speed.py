@@ -24,7 +24,6 @@ work (or pause it) before quoting absolute numbers.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sketchgen.model_folder import HEAD_COLUMNS, START_TOKEN, head_rows
+from sketchgen.model_folder import HEAD_COLUMNS, head_rows
 
 LOG_RADIUS_FLOOR = -1.0e4  # ln(s R) at s = 0: exp() of it is exactly 0, and no -inf reaches the graph
 END_PEN = 2

@@ -44,8 +44,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from sketchgen.graphs.builder import FLOAT, INT64, MS_DOMAIN, Builder, make_model, vi
-from sketchgen.graphs.layout import (HEAD_COLUMNS, INT8_SCALES, LN_EPSILON, PRECISIONS, DecoderWeights, Prepared,
-                                     prepare, quantize_int8)
+from sketchgen.graphs.layout import INT8_SCALES, LN_EPSILON, DecoderWeights, Prepared, prepare, quantize_int8
+from sketchgen.model_folder import HEAD_COLUMNS, PRECISIONS
 
 H_SCALE = 1.0 / 127.0   # int8: fixed quantisation of h in (-1, 1) to uint8 (zero point 128)
 H_ZERO = 128

@@ -6,7 +6,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from sketchgen.graphs.builder import FLOAT, MS_DOMAIN, Builder, make_model, vi
-from sketchgen.graphs.layout import PRECISIONS, EncoderWeights, keras_to_onnx_lstm
+from sketchgen.graphs.layout import EncoderWeights, keras_to_onnx_lstm
+from sketchgen.model_folder import PRECISIONS
 
 
 def build_encoder(w: EncoderWeights, precision: str = "int8") -> onnx.ModelProto:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sketchgen.model_folder import HEAD_COLUMNS, PRECISIONS, head_rows
+from sketchgen.model_folder import HEAD_COLUMNS, head_rows
 
 INT8_SCALES = ("tensor", "column", "gates")  # int8 layouts, fastest first: see quantize_int8 and decoder._step_matmul
 LOGIT_PAD = -1e9        # logit of the padding rows of the [K, 8] head layout: never chosen
