@@ -16,7 +16,6 @@ and the best validation cost, so ``--resume`` continues the run exactly.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
