@@ -233,6 +233,7 @@ def test_cli_exports_an_experiment(experiment: Path, tmp_path: Path, capsys) -> 
     assert "parity with TensorFlow" in printed
     card = json.loads((tmp_path / "sheep" / "model.json").read_text())
     assert card["steps_trained"] == 2
+    assert card["training"]["best_rule"] == "L_R + kl_weight_start * max(L_KL, kl_tolerance)"  # what chose best/
     assert set(card["losses"]) == {"valid_L_R", "valid_L_KL", "test_L_R", "test_L_KL"}
     assert all(np.isfinite(v) for v in card["losses"].values())
     assert card["datasets"][0]["file"] == "tiny.npz" and card["datasets"][0]["sha256"]
