@@ -12,7 +12,17 @@ from collections.abc import Sequence
 
 from sketchgen.console import console_main
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "app_version"]
+
+
+def app_version() -> str:
+    """The installed package's version (the source tree's when not installed)."""
+    from importlib import metadata  # here, not at start-up: it costs a tenth of a second
+
+    try:
+        return metadata.version("sketchgen")
+    except metadata.PackageNotFoundError:
+        return "development copy"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a model folder, or the name of one under assets/models (default: sheep, else the first one there)",
     )
     parser.add_argument("file", nargs="?", metavar="FILE", help="a sketch to open (.json, .ndjson or .npz)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {app_version()}")
     return parser
 
 

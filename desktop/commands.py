@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QKeySequence, QUndoCommand
 
 from desktop.document import SketchDocument, Stroke
 
-__all__ = ["AddStrokes", "ReplaceDrawing"]
+__all__ = ["AddStrokes", "ReplaceDrawing", "redo_keys"]
 
 
 class AddStrokes(QUndoCommand):
@@ -41,3 +41,13 @@ class ReplaceDrawing(QUndoCommand):
 
     def undo(self) -> None:
         self._document.replace(self._old)
+
+
+def redo_keys() -> list[QKeySequence]:
+    """The platform's redo keys (all of them: QKeySequence(StandardKey) keeps only the first), plus the two that
+    people try everywhere, Ctrl+Shift+Z and Ctrl+Y, where the platform lacks one."""
+    keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+    for extra in ("Ctrl+Shift+Z", "Ctrl+Y"):
+        if QKeySequence(extra) not in keys:
+            keys.append(QKeySequence(extra))
+    return keys

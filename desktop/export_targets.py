@@ -18,12 +18,12 @@ from PySide6.QtWidgets import QDialog, QFileDialog
 
 from desktop.dialogs import ExportDialog
 from desktop.document import MODEL, USER, strokes_from_stroke3
-from desktop.exporting import Picture, export_gif, export_png, export_svg
 from desktop.morph import GRID_SIZE
 from desktop.painting import InkLine, inked, user_and_model
 from sketchgen.errors import SketchGenError
 
 if TYPE_CHECKING:
+    from desktop.exporting import Picture
     from desktop.main_window import MainWindow
 
 __all__ = ["TargetKind", "ExportTarget", "ExportFormat", "Exporter"]
@@ -108,6 +108,8 @@ class Exporter(QObject):
 
     def picture(self, target: ExportTarget) -> Picture:
         """The :class:`Picture` for ``target``; SketchGenError when there is nothing to export."""
+        from desktop.exporting import Picture  # (with Pillow) on first use: start-up does not wait for it
+
         w, kind = self.window, target.kind
         if kind is TargetKind.DRAWING and not w.document.is_empty():
             return Picture([inked(w.document.strokes)])
@@ -158,6 +160,8 @@ class Exporter(QObject):
     def export(self, fmt: ExportFormat, path: str | Path, target: ExportTarget, cell: int = 512,
                transparent: bool = False) -> bool:
         """Export ``target`` as ``fmt`` to ``path``; errors are shown, never raised."""
+        from desktop.exporting import export_gif, export_png, export_svg
+
         w, path = self.window, Path(path)
         try:
             picture = self.picture(target)

@@ -9,8 +9,6 @@ naming the file and the problem.
 
 from __future__ import annotations
 
-from importlib import metadata
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStyle, QTabWidget, QToolBar, QToolButton
@@ -21,7 +19,8 @@ from desktop.animation import DEFAULT_SPEED
 from desktop.autosave import Autosave
 from desktop.busy import BusyIndicator
 from desktop.canvas_views import sketch_from_mime
-from desktop.commands import ReplaceDrawing
+from desktop.app import app_version
+from desktop.commands import ReplaceDrawing, redo_keys
 from desktop.document import SketchDocument, Stroke
 from desktop.draw_view import DrawView
 from desktop.export_targets import Exporter, ExportFormat
@@ -41,24 +40,6 @@ __all__ = ["MainWindow", "APP_TITLE"]
 APP_TITLE = "SketchGen"
 DRAW_TAB, REPLAY_TAB, MORPH_TAB = 0, 1, 2
 STATUS_MS = 6000
-
-
-def redo_keys() -> list[QKeySequence]:
-    """The platform's redo keys (all of them: QKeySequence(StandardKey) keeps only the first), plus the two that
-    people try everywhere, Ctrl+Shift+Z and Ctrl+Y, where the platform lacks one."""
-    keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
-    for extra in ("Ctrl+Shift+Z", "Ctrl+Y"):
-        if QKeySequence(extra) not in keys:
-            keys.append(QKeySequence(extra))
-    return keys
-
-
-def app_version() -> str:
-    """The installed package's version (the source tree's when not installed)."""
-    try:
-        return metadata.version("sketchgen")
-    except metadata.PackageNotFoundError:
-        return "development copy"
 
 
 class MainWindow(QMainWindow):
@@ -315,6 +296,8 @@ class MainWindow(QMainWindow):
         self.settings.set_temperature_rule(rule)
         if self.model is not None:
             self.model.temperature_rule = rule
+            self.draw_view.request_continuations()  # what is shown follows the rule, as it follows the temperature
+            self.morph_view.refresh()
 
     # messages ---------------------------------------------------------------------------------------------------------
     def show_status(self, text: str, msecs: int | None = STATUS_MS) -> None:

@@ -204,7 +204,7 @@ def test_undo_redo_icons_are_not_navigation_arrows(make_window):
 
 
 def test_about_names_the_version(make_window, qtbot):
-    from desktop.main_window import app_version
+    from desktop.app import app_version
 
     window = make_window(start=False)
     seen = {}
@@ -229,3 +229,17 @@ def test_a_decoder_only_card_shows_no_kl_number(tmp_path):
         (folder / "model.json").write_text(json.dumps(card_data(conditional, losses=losses)))
         text = dict(card_facts(read_card(folder)))["Losses"]
         assert shown in text and "L_R: valid 0.11" in text
+
+
+def test_a_new_temperature_rule_asks_the_model_again(make_window, qtbot):
+    from desktop._testsupport import loaded_window
+
+    window = loaded_window(make_window, qtbot)
+    view = window.draw_view
+    draw_stroke(view.canvas, zigzag(10, 80, 120, 14))
+    qtbot.waitUntil(lambda: view._continuations_for == window.document.revision, timeout=60000)
+    asked = view.last_call["continue"]["seed"]
+    window.temperature.rule.setCurrentIndex(window.temperature.rule.findData("paper"))
+    qtbot.waitUntil(lambda: view.last_call["continue"]["seed"] != asked
+                    and view._continuations_for == window.document.revision, timeout=60000)
+    assert window.model.temperature_rule == "paper"
