@@ -96,7 +96,7 @@ def decoder_init_function(model):
     else:
         @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="batch")])
         def decoder_init(batch):  # unconditional: the decoder starts from zeros
-            shape = tf.stack([batch, tf.constant(hp.dec_rnn_size, tf.int64)])
+            shape = tf.stack([batch, tf.constant(hp.decoder_state_size, tf.int64)])
             return {"h": tf.zeros(shape, tf.float32), "c": tf.zeros(shape, tf.float32)}
     return decoder_init
 
@@ -105,7 +105,7 @@ def decoder_step_function(model):
     import tensorflow as tf
 
     hp = model.hp
-    h, x = hp.dec_rnn_size, tf.TensorSpec([None, 5], tf.float32, name="x")
+    h, x = hp.decoder_state_size, tf.TensorSpec([None, 5], tf.float32, name="x")
     state = [tf.TensorSpec([None, h], tf.float32, name="h"), tf.TensorSpec([None, h], tf.float32, name="c")]
 
     def outputs(p, h_out, c_out):
@@ -191,9 +191,13 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
     protos[DECODER_INIT] = convert(decoder_init_function(model), ["h", "c"], opset)
     protos[DECODER_STEP] = convert(decoder_step_function(model), ["pi", "mu_x", "mu_y", "sigma_x", "sigma_y",
                                                                           "rho", "pen", "h_out", "c_out"], opset)
-    weights = decoder_weights(model)
-    protos[DECODER_PRIME] = build_prime(weights)
-    protos[DECODER_SAMPLE] = build_sampler(weights, "fp32")
+    hyper = hp.dec_model == "hyper"
+    weights = None if hyper else decoder_weights(model)
+    if hyper:  # no fused graphs for this cell yet: the engine primes and samples with decoder_step.onnx
+        int8 = False
+    else:
+        protos[DECODER_PRIME] = build_prime(weights)
+        protos[DECODER_SAMPLE] = build_sampler(weights, "fp32")
     encoder_twin = None
     if int8 and hp.conditional and native:  # a plain-LSTM encoder also gets an int8 one-op twin
         encoder = encoder_weights(model)
@@ -201,6 +205,9 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
         encoder_twin = parity.session(build_encoder(encoder, "fp32"))
     # int8: the test-set L_R decides first which int8 weight layout the sampler gets (or whether none ships)
     precision_info: dict[str, Any] = {"default": "fp32"}
+    if hyper:
+        precision_info["int8"] = {"files": [], "verified": False,
+                                  "note": "not offered for the hyper decoder (no fused sampler graph for its cell)"}
     int8_scales = "tensor"
     if int8:
         precision_info["int8"] = int8_info = _int8_precision(protos, weights, real_sketches, max_seq_len, hp)
@@ -233,7 +240,7 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
         cases.append(parity.real_strokes(real))
     int8_step = (parity.session(build_step(weights, "int8", scales=int8_scales))
                  if DECODER_SAMPLE_INT8 in protos else None)
-    report = parity.check_all(parity.TFReference(model), sessions, int8_step, cases, hp.z_size, hp.dec_rnn_size,
+    report = parity.check_all(parity.TFReference(model), sessions, int8_step, cases, hp.z_size, hp.decoder_state_size,
                               hp.num_mixture, max_seq_len, seed=hp.seed, encoder_twin=encoder_twin)
 
     datasets = [d if isinstance(d, dict) else model_card.dataset_entry(d) for d in (data_sets or hp.data_set)]
@@ -244,6 +251,7 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
     export_info = {
         "opset": opset,
         "tools": model_card.tool_versions(),
+        "decoder": hp.describe_decoder(),
         "encoder": (None if not hp.conditional else "native ONNX LSTM ops (keras.layers.LSTM with the trained weights)"
                     if native else "generic conversion of the layer-norm cell (ONNX Loop): no native LSTM op exists "
                                    "for it"),

@@ -75,7 +75,7 @@ def required_files(conditional: bool) -> list[str]:
 
 def graph_contract(config: HParams) -> dict[str, dict[str, IO]]:
     """Inputs and outputs (element type, shape) of every graph a model folder may hold, for a model's config."""
-    h, m, nz = config.dec_rnn_size, config.num_mixture, config.z_size
+    h, m, nz = config.decoder_state_size, config.num_mixture, config.z_size  # h: with a hyper cell's units
     conditional = config.conditional
     k = head_rows(m)
     f = "float"
