@@ -12,7 +12,8 @@ pytest.importorskip("tensorflow")
 
 from test_export_tiny_models import TinySetup  # noqa: E402
 
-from sketchgen.engine import load_model, runtime  # noqa: E402
+from sketchgen import model_folder as runtime  # noqa: E402
+from sketchgen.engine import load_model  # noqa: E402
 from sketchgen.errors import ModelError  # noqa: E402
 
 HYPER = dict(dec_model="hyper", hyper_num_units=8, hyper_embedding_size=4)
