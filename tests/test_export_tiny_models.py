@@ -55,8 +55,7 @@ def train_briefly(model: SketchRNN, sketches: list[np.ndarray], steps: int = 25,
     """A few Adam steps with training.objective's loss (KL weight 0.5): enough to move every weight."""
     import keras
 
-    from training.model import split_mixture
-    from training.objective import kl_loss, reconstruction_loss, total_loss
+    from training.objective import compute_losses
 
     hp = model.hp
     optimizer = keras.optimizers.Adam(learning_rate=0.01)
@@ -65,9 +64,7 @@ def train_briefly(model: SketchRNN, sketches: list[np.ndarray], steps: int = 25,
     @tf.function(reduce_retracing=True)
     def step(strokes, lengths):
         with tf.GradientTape() as tape:
-            raw, mu, logvar = model((strokes, lengths), training=True)
-            r_loss, _, _ = reconstruction_loss(strokes[:, 1:], split_mixture(raw, hp.num_mixture), hp.max_seq_len)
-            loss = total_loss(r_loss, kl_loss(mu, logvar), 0.5, hp.kl_tolerance) if hp.conditional else r_loss
+            loss = compute_losses(strokes, model((strokes, lengths), training=True), hp, 0.5)["loss"]
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply([tf.clip_by_value(g, -1.0, 1.0) for g in grads], model.trainable_variables)
         return loss

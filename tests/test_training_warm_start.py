@@ -84,7 +84,7 @@ def test_a_run_starts_with_the_models_exact_weights_and_step(capsys, data_dir: P
     train = [r for r in records if r["event"] == "train"]
     assert [r["step"] for r in train] == [9, 10, 11, 12]
     from sketchgen.config import HParams
-    from training.trainer import INIT_FROM_WARMUP_STEPS
+    from training.objective import INIT_FROM_WARMUP_STEPS
     hp = HParams.load(tmp_path / "more" / "config.json")
     lr8 = (hp.learning_rate - hp.min_learning_rate) * hp.decay_rate ** 8 + hp.min_learning_rate
     assert train[0]["lr"] == pytest.approx(lr8 / INIT_FROM_WARMUP_STEPS, rel=1e-4)

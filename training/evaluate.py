@@ -23,8 +23,8 @@ import tensorflow as tf
 
 from sketchgen.config import HParams
 from training.dataset import evaluation_batches
-from training.model import SketchRNN, split_mixture
-from training.objective import kl_loss, reconstruction_loss
+from training.model import SketchRNN
+from training.objective import compute_losses, total_loss
 
 EVAL_SEED_SALT = 7919  # keeps the evaluation noise apart from the model's own seeds
 SELECTION_RULE = "L_R + kl_weight_start * max(L_KL, kl_tolerance)"  # recorded with each run's best checkpoint
@@ -32,7 +32,7 @@ SELECTION_RULE = "L_R + kl_weight_start * max(L_KL, kl_tolerance)"  # recorded w
 
 def selection_cost(r_loss: float, kl: float, hp: HParams) -> float:
     """The cost that picks a run's best checkpoint (SELECTION_RULE; L_R alone for unconditional models)."""
-    return r_loss + hp.kl_weight_start * max(kl, hp.kl_tolerance) if hp.conditional else r_loss
+    return float(total_loss(np.float64(r_loss), np.float64(kl), hp.kl_weight_start, hp))
 
 
 class Evaluator:
@@ -47,17 +47,13 @@ class Evaluator:
             tf.TensorSpec([None, None], tf.float32)], reduce_retracing=True)
 
     def _losses(self, strokes, lengths, eps):
-        target = strokes[:, 1:, :]
+        mu = logvar = z = None
         if self.hp.conditional:
-            mu, logvar = self.model.encode(target, lengths, training=False)
+            mu, logvar = self.model.encode(strokes[:, 1:, :], lengths, training=False)
             z = mu + tf.exp(logvar / 2.0) * eps
-            kl = kl_loss(mu, logvar)
-        else:
-            z, kl = None, tf.constant(0.0)
         raw = self.model.decode_sequence(strokes[:, :-1, :], z, training=False)
-        r_loss, offset_loss, pen_loss = reconstruction_loss(target, split_mixture(raw, self.hp.num_mixture),
-                                                            self.max_seq_len)
-        return r_loss, offset_loss, pen_loss, kl
+        losses = compute_losses(strokes, (raw, mu, logvar), self.hp, 1.0, self.max_seq_len)
+        return losses["r_loss"], losses["offset_loss"], losses["pen_loss"], losses["kl_loss"]
 
     def evaluate(self, sketches: Sequence[np.ndarray], batch_size: int | None = None) -> dict[str, float]:
         """Mean L_R (with its offset and pen parts), L_KL and the selection cost over normalised stroke-3 sketches."""

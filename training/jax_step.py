@@ -1,7 +1,7 @@
 """The sketch-rnn train step on the JAX backend (``KERAS_BACKEND=jax``), with Keras's stateless API.
 
 The model, the loss and the schedules are written with keras.ops, so the same ``SketchRNN`` trains under JAX: this
-module is the JAX counterpart of ``Trainer._step`` (Adam with TF1's epsilon, loss ``L_R + w_KL max(L_KL, KL_min)``,
+module is the JAX counterpart of ``Trainer._step`` (Adam with TF1's epsilon, ``training.objective.compute_losses``,
 gradients clipped element-wise to ``grad_clip``, learning rate and KL weight from the step before the update). It is
 an experiment, not a second trainer: checkpoints, evaluation and the CLI stay TensorFlow's. JAX is not a dependency
 of the project; install it (``pip install jax``) to use this.
@@ -12,28 +12,13 @@ of the project; install it (``pip install jax``) to use this.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 import numpy as np
 from keras import ops
 
 from sketchgen.config import HParams
-from training.model import SketchRNN, split_mixture
-from training.objective import kl_loss, kl_weight_at, learning_rate_at, reconstruction_loss, total_loss
-
-
-class KerasOpsLearningRate(keras.optimizers.schedules.LearningRateSchedule):
-    """``(lr - min_lr) * decay_rate^step + min_lr`` in keras.ops (any backend)."""
-
-    def __init__(self, hp: HParams):
-        self.hp = hp
-
-    def __call__(self, step):
-        return learning_rate_at(ops.cast(step, "float32"), self.hp)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"hp": self.hp.to_dict()}
+from training.model import SketchRNN
+from training.objective import LearningRate, compute_losses, kl_weight_at, learning_rate_at
 
 
 class JaxTrainStep:
@@ -45,7 +30,7 @@ class JaxTrainStep:
         if keras.backend.backend() != "jax":
             raise RuntimeError(f"JaxTrainStep needs KERAS_BACKEND=jax (the backend is {keras.backend.backend()})")
         self.model, self.hp = model, hp
-        self.optimizer = keras.optimizers.Adam(learning_rate=KerasOpsLearningRate(hp), epsilon=1e-8)
+        self.optimizer = keras.optimizers.Adam(learning_rate=LearningRate(hp), epsilon=1e-8)
         self.optimizer.build(model.trainable_variables)
         self._iterations = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer.iterations)
         self._step = jax.jit(self._pure_step)
@@ -53,20 +38,11 @@ class JaxTrainStep:
 
     def _loss(self, trainable, non_trainable, strokes, lengths, step):
         hp = self.hp
-        (raw, mu, logvar), non_trainable = self.model.stateless_call(trainable, non_trainable, (strokes, lengths),
-                                                                     training=True)
-        r_loss, offset_loss, pen_loss = reconstruction_loss(strokes[:, 1:, :], split_mixture(raw, hp.num_mixture),
-                                                            hp.max_seq_len)
+        outputs, non_trainable = self.model.stateless_call(trainable, non_trainable, (strokes, lengths), training=True)
         kl_weight = kl_weight_at(ops.cast(step, "float32"), hp)
-        if hp.conditional:
-            kl = kl_loss(mu, logvar)
-            loss = total_loss(r_loss, kl, kl_weight, hp.kl_tolerance)
-        else:
-            kl = ops.zeros(())
-            loss = r_loss
-        metrics = {"loss": loss, "r_loss": r_loss, "offset_loss": offset_loss, "pen_loss": pen_loss, "kl_loss": kl,
-                   "kl_weight": kl_weight, "lr": learning_rate_at(ops.cast(step, "float32"), hp)}
-        return loss, (non_trainable, metrics)
+        losses = compute_losses(strokes, outputs, hp, kl_weight)
+        metrics = {**losses, "kl_weight": kl_weight, "lr": learning_rate_at(ops.cast(step, "float32"), hp)}
+        return losses["loss"], (non_trainable, metrics)
 
     def _pure_step(self, trainable, non_trainable, optimizer_vars, strokes, lengths):
         step = optimizer_vars[self._iterations]

@@ -1,8 +1,8 @@
 """The sketch-rnn training loop: one compiled train step, exact checkpoints, evaluation, progress and metrics.
 
 The step is the original's: Adam (TF1 defaults, epsilon 1e-8) with the learning rate ``learning_rate_at(step)``,
-gradients clipped element-wise to [-grad_clip, grad_clip], loss ``L_R + w_KL(step) * max(L_KL, kl_tolerance)``
-(L_R alone for unconditional models). The step counter is the optimizer's ``iterations`` (plus, for a run started
+gradients clipped element-wise to [-grad_clip, grad_clip], the loss of ``training.objective.compute_losses``
+(``L_R + w_KL(step) * max(L_KL, kl_tolerance)``, L_R alone for unconditional models). The step counter is the optimizer's ``iterations`` (plus, for a run started
 from an exported model with ``--init-from``, the model's steps, which Adam's fresh moments do not count); the learning rate and KL
 weight at step s are computed from s before the update, as in ``sketch_rnn_train.train``.
 
@@ -38,8 +38,8 @@ from training import checkpoint as ckpt
 from sketchgen.config import HParams
 from training.dataset import BatchingOptions, SketchData, TrainBatcher
 from training.evaluate import SELECTION_RULE, Evaluator, selection_cost
-from training.model import SketchRNN, split_mixture
-from training.objective import kl_loss, kl_weight_at, learning_rate_at, reconstruction_loss, total_loss
+from training.model import SketchRNN
+from training.objective import LearningRate, compute_losses, kl_weight_at, scheduled_learning_rate, total_loss
 from training.replicas import replica_context
 
 
@@ -60,37 +60,6 @@ class TrainingHook(Protocol):
     def on_evaluation(self, trainer: "Trainer", step: int, results: dict[str, dict[str, float]]) -> None: ...
     def on_checkpoint(self, trainer: "Trainer", step: int, folder: Path) -> None: ...
     def on_train_end(self, trainer: "Trainer", step: int) -> None: ...
-
-
-INIT_FROM_WARMUP_STEPS = 200
-
-
-def scheduled_learning_rate(iterations, offset, hp: HParams):
-    """The learning rate of the update after ``iterations`` optimizer steps of a run that started ``offset`` steps
-    into training. A run started from a model (offset > 0) ramps the rate up linearly over its first
-    INIT_FROM_WARMUP_STEPS steps: its Adam moments start at zero, and Adam's first updates move every weight by about
-    the full rate, which would undo part of the training the model brings."""
-    iterations = tf.cast(iterations, tf.int64)
-    lr = learning_rate_at(tf.cast(iterations + offset, tf.float32), hp)
-    ramp = tf.minimum(1.0, tf.cast(iterations + 1, tf.float32) / INIT_FROM_WARMUP_STEPS)
-    return tf.where(offset > 0, lr * ramp, lr)
-
-
-class SketchRNNLearningRate(keras.optimizers.schedules.LearningRateSchedule):
-    """``(lr - min_lr) * decay_rate^step + min_lr`` evaluated at the run's step: the optimizer's step counter plus
-    ``offset``, the steps a model had trained before this run started from it (``--init-from``)."""
-
-    def __init__(self, hp: HParams, offset: tf.Variable | None = None):
-        self.hp = hp
-        self.offset = offset
-
-    def __call__(self, step):
-        if self.offset is None:
-            return learning_rate_at(tf.cast(step, tf.float32), self.hp)
-        return scheduled_learning_rate(step, self.offset, self.hp)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"hp": self.hp.to_dict()}
 
 
 @dataclass
@@ -143,7 +112,7 @@ class Trainer:
             # TF1's AdamOptimizer defaults, as the original: beta1 0.9, beta2 0.999, epsilon 1e-8
             # steps trained before this run (--init-from): the schedules count them, Adam's bias correction not
             self.step_offset = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_offset")
-            self.optimizer = keras.optimizers.Adam(learning_rate=SketchRNNLearningRate(hp, self.step_offset),
+            self.optimizer = keras.optimizers.Adam(learning_rate=LearningRate(hp, self.step_offset),
                                                    epsilon=1e-8)
             self.optimizer.build(self.model.trainable_variables)
         self.batcher = TrainBatcher(data.splits["train"], hp.batch_size, data.max_seq_len, hp.seed,
@@ -178,69 +147,56 @@ class Trainer:
         return tf.cast(tf.cast(self.optimizer.iterations, tf.int64) + self.step_offset, tf.float32)
 
     # -- the compiled step ---------------------------------------------------------------------------------------
-    def _losses(self, strokes, lengths):
-        """Forward pass in training mode -> (L_R, its offset and pen parts, L_KL (0 for unconditional models))."""
-        hp = self.hp
-        raw, mu, logvar = self.model((strokes, lengths), training=True)
-        r_loss, offset_loss, pen_loss = reconstruction_loss(strokes[:, 1:, :], split_mixture(raw, hp.num_mixture),
-                                                            hp.max_seq_len)
-        kl = kl_loss(mu, logvar) if hp.conditional else tf.constant(0.0)
-        return r_loss, offset_loss, pen_loss, kl
+    def _kl_weight(self):
+        return tf.cast(kl_weight_at(self._schedule_step(), self.hp), tf.float32)
+
+    def _learning_rate(self):
+        """The rate of the coming update (read before ``optimizer.apply`` counts it)."""
+        return tf.cast(scheduled_learning_rate(self.optimizer.iterations, self.step_offset, self.hp), tf.float32)
 
     def _replica_gradients(self, strokes, lengths):
         """One replica's slice of the global batch -> (gradients, metrics), both to be SUMMED over replicas."""
-        hp = self.hp
         index, replicas = replica_context()
         rows = tf.shape(strokes)[0] // replicas
         strokes, lengths = strokes[index * rows:(index + 1) * rows], lengths[index * rows:(index + 1) * rows]
         share = 1.0 / replicas  # equal slices: the global mean is the sum of the replica means / replicas
-        step = self._schedule_step()
-        kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
+
+        def global_kl(kl):  # the floor max(L_KL, tolerance) applies to the global L_KL: the all-reduced value
+            return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM,
+                                                                  tf.stop_gradient(kl) * share)
+
         with tf.GradientTape() as tape:
-            r_loss, offset_loss, pen_loss, kl = self._losses(strokes, lengths)
-            if hp.conditional:
-                # the floor max(L_KL, tolerance) applies to the global L_KL: decide it on the all-reduced value
-                global_kl = tf.distribute.get_replica_context().all_reduce(
-                    tf.distribute.ReduceOp.SUM, tf.stop_gradient(kl) * share)
-                kl_term = tf.where(global_kl > hp.kl_tolerance, kl, tf.cast(hp.kl_tolerance, kl.dtype))
-                loss = (r_loss + kl_weight * kl_term) * share
-            else:
-                loss = r_loss * share
+            losses = compute_losses(strokes, self.model((strokes, lengths), training=True), self.hp,
+                                    self._kl_weight(), global_kl=global_kl)
+            loss = losses["loss"] * share
         grads = tape.gradient(loss, self.model.trainable_variables)
-        metrics = {"r_loss": r_loss * share, "offset_loss": offset_loss * share, "pen_loss": pen_loss * share,
-                   "kl_loss": kl * share}
-        return grads, metrics
+        return grads, {k: v * share for k, v in losses.items() if k != "loss"}
 
     def _distributed_step(self, strokes, lengths):
         """The step under a tf.distribute strategy: replica gradients, all-reduce (SUM), clip, one Adam update."""
         hp = self.hp
-        step = self._schedule_step()
-        kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
+        kl_weight = self._kl_weight()
         grads, metrics = self.strategy.run(self._replica_gradients, args=(strokes, lengths))
         total = tf.distribute.ReduceOp.SUM
         grads = [self.strategy.reduce(total, g, axis=None) for g in grads]
         grads = [tf.clip_by_value(g, -hp.grad_clip, hp.grad_clip) for g in grads]
         metrics = {k: self.strategy.reduce(total, v, axis=None) for k, v in metrics.items()}
-        lr = scheduled_learning_rate(self.optimizer.iterations, self.step_offset, hp)
+        lr = self._learning_rate()
         self.optimizer.apply(grads, self.model.trainable_variables)
-        loss = (total_loss(metrics["r_loss"], metrics["kl_loss"], kl_weight, hp.kl_tolerance) if hp.conditional
-                else metrics["r_loss"])
-        return {"loss": loss, **metrics, "kl_weight": kl_weight, "lr": tf.cast(lr, tf.float32)}
+        loss = total_loss(metrics["r_loss"], metrics["kl_loss"], kl_weight, hp)
+        return {"loss": loss, **metrics, "kl_weight": kl_weight, "lr": lr}
 
     def _step(self, strokes, lengths):
         hp = self.hp
-        step = self._schedule_step()
-        kl_weight = tf.cast(kl_weight_at(step, hp), tf.float32)
+        kl_weight = self._kl_weight()
         with tf.GradientTape() as tape:
-            r_loss, offset_loss, pen_loss, kl = self._losses(strokes, lengths)
-            loss = total_loss(r_loss, kl, kl_weight, hp.kl_tolerance) if hp.conditional else r_loss
+            losses = compute_losses(strokes, self.model((strokes, lengths), training=True), hp, kl_weight)
         variables = self.model.trainable_variables
-        grads = tape.gradient(loss, variables)
+        grads = tape.gradient(losses["loss"], variables)
         grads = [tf.clip_by_value(g, -hp.grad_clip, hp.grad_clip) for g in grads]
-        lr = scheduled_learning_rate(self.optimizer.iterations, self.step_offset, hp)
+        lr = self._learning_rate()
         self.optimizer.apply(grads, variables)
-        return {"loss": loss, "r_loss": r_loss, "offset_loss": offset_loss, "pen_loss": pen_loss, "kl_loss": kl,
-                "kl_weight": kl_weight, "lr": tf.cast(lr, tf.float32)}
+        return {**losses, "kl_weight": kl_weight, "lr": lr}
 
     def train_step(self, strokes: np.ndarray, lengths: np.ndarray) -> dict[str, float]:
         out = self._train_step(tf.constant(strokes, tf.float32), tf.constant(lengths, tf.int32))
