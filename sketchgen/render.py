@@ -241,8 +241,10 @@ def encode_gif(
         if transparent is not None:
             image.info["transparency"] = int(transparent)
         images.append(image)
+    # One global palette (Pillow would give every frame a local copy otherwise), used as it is (no optimising).
     options: dict[str, object] = {"save_all": True, "append_images": images[1:], "duration": delays,
-                                  "disposal": 2 if reappearing else 1, "optimize": not reappearing}
+                                  "disposal": 2 if reappearing else 1, "optimize": False,
+                                  "palette": colours.tobytes()}
     if loop is not None:
         options["loop"] = int(loop)
     out = io.BytesIO()
