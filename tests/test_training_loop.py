@@ -15,7 +15,8 @@ from sketchgen.config import HParams
 from training.dataset import SketchData, load_sketch_data, make_batch
 from training.model import SketchRNN, split_mixture
 from training.objective import reconstruction_loss
-from training.trainer import TrainingDiverged, TrainOptions, Trainer, summarize_hardware
+from training.segments import summarize_hardware
+from training.trainer import TrainingDiverged, TrainOptions, Trainer
 
 TINY = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=20, max_seq_len=60,
             save_every=5, eval_every=5)

@@ -2,9 +2,10 @@
 
 The step is the original's: Adam (TF1 defaults, epsilon 1e-8) with the learning rate ``learning_rate_at(step)``,
 gradients clipped element-wise to [-grad_clip, grad_clip], the loss of ``training.objective.compute_losses``
-(``L_R + w_KL(step) * max(L_KL, kl_tolerance)``, L_R alone for unconditional models). The step counter is the optimizer's ``iterations`` (plus, for a run started
-from an exported model with ``--init-from``, the model's steps, which Adam's fresh moments do not count); the learning rate and KL
-weight at step s are computed from s before the update, as in ``sketch_rnn_train.train``.
+(``L_R + w_KL(step) * max(L_KL, kl_tolerance)``, L_R alone for unconditional models). The step counter is the
+optimizer's ``iterations`` (plus, for a run started from an exported model with ``--init-from``, the model's steps,
+which Adam's fresh moments do not count); the learning rate and KL weight at step s are computed from s before the
+update, as in ``sketch_rnn_train.train``.
 
 Every random stream is state that a checkpoint saves: model weights, Adam moments and step, the Keras seed
 generators behind dropout and z sampling, and the data sampler's numpy Generator. So ``--resume`` reproduces the
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,6 +41,7 @@ from training.evaluate import SELECTION_RULE, Evaluator, selection_cost
 from training.model import SketchRNN
 from training.objective import LearningRate, compute_losses, kl_weight_at, scheduled_learning_rate, total_loss
 from training.replicas import replica_context
+from training.segments import RunSegments
 
 
 class TrainingDiverged(SketchGenError):
@@ -124,11 +125,8 @@ class Trainer:
         self.best_cost: float | None = None
         self.best_step: int | None = None
         self.last_saved_step: int | None = None
-        self.wall_time_before = 0.0  # training wall time of earlier segments of this run (restored on resume)
-        self.segments_before: list[dict[str, Any]] = []  # where earlier segments ran (restored on resume)
-        self._segment_first_step = 0
+        self.segments = RunSegments()  # steps, hardware and wall time of each start or resume of the run
         self.init_from: dict[str, Any] | None = None  # the model folder a run started from (--init-from)
-        self._segment_start = time.perf_counter()
         step = self._step if self.replicas == 1 and strategy is None else self._distributed_step
         self._train_step = tf.function(step, input_signature=[
             tf.TensorSpec([None, None, 5], tf.float32), tf.TensorSpec([None], tf.int32)],
@@ -207,31 +205,8 @@ class Trainer:
         return {"format": ckpt.FORMAT_VERSION, "step": self.step, "batcher": self.batcher.state(),
                 "best_cost": self.best_cost, "best_step": self.best_step, "best_rule": SELECTION_RULE,
                 "options": self.options.to_dict(),
-                "tensorflow": tf.__version__, "keras": keras.__version__, **self._hardware_record(),
-                "wall_time_s": round(self.wall_time_before + time.perf_counter() - self._segment_start, 1),
+                "tensorflow": tf.__version__, "keras": keras.__version__, **self.segments.record(self.step),
                 **({"init_from": self.init_from} if self.init_from else {})}
-
-    def _hardware_record(self) -> dict[str, Any]:
-        """Every segment of the run (a start or a --resume) with its steps, hardware and wall time, and a one-line
-        summary for the model card: a run resumed on another machine, or pinned to fewer cores for a while, is
-        described whole, not by the machine of its last segment."""
-        segments = [*self.segments_before]
-        if self.step > self._segment_first_step or not segments:
-            segments.append(self._current_segment())
-        return {"hardware": summarize_hardware(segments), "segments": segments}
-
-    def _current_segment(self) -> dict[str, Any]:
-        return {"steps": [self._segment_first_step, self.step], "hardware": describe_hardware(),
-                "wall_time_s": round(time.perf_counter() - self._segment_start, 1)}
-
-    def _close_segment(self) -> None:
-        """At the end of ``train``: its steps and time join the earlier ones, so a second ``train`` call in the same
-        process adds to them (and the time between the calls is not counted)."""
-        if self.step > self._segment_first_step:
-            self.segments_before.append(self._current_segment())
-            self.wall_time_before += time.perf_counter() - self._segment_start
-        self._segment_start = time.perf_counter()
-        self._segment_first_step = self.step
 
     def _weights_finite(self) -> bool:
         return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables)
@@ -291,15 +266,8 @@ class Trainer:
         self.init_from = state.get("init_from")
         self.step_offset.assign(int((self.init_from or {}).get("steps_trained") or 0))
         self.last_saved_step = int(state["step"])
-        self.wall_time_before = float(state.get("wall_time_s") or _wall_time_from_metrics(
-            self.experiment_dir / ckpt.METRICS_FILE, self.last_saved_step))
-        self.segments_before = list(state.get("segments") or [])
-        if not self.segments_before and state.get("hardware"):  # written before segments were recorded
-            first = int((self.init_from or {}).get("steps_trained") or 0)
-            self.segments_before = [{"steps": [first, self.last_saved_step], "hardware": state["hardware"],
-                                     "wall_time_s": None, "note": "recorded as one segment"}]
-        self._segment_start = time.perf_counter()
-        self._segment_first_step = self.last_saved_step
+        self.segments.restore(state, int((self.init_from or {}).get("steps_trained") or 0),
+                              self.experiment_dir / ckpt.METRICS_FILE)
         if self.step != int(state["step"]):
             raise SketchGenError(f"{folder}: checkpoint step {self.step} does not match state.json {state['step']}")
         if self.is_chief:
@@ -324,8 +292,7 @@ class Trainer:
             raise SketchGenError(f"{self.experiment_dir}: --init-from starts a new run; this one is at step {self.step}")
         errors = apply_and_verify(initial, self.model, sketches)
         self.step_offset.assign(initial.steps_trained)
-        self.wall_time_before = initial.wall_time_s
-        self._segment_first_step = initial.steps_trained
+        self.segments.continue_model(initial.steps_trained, initial.wall_time_s)
         self.init_from = {**initial.describe(), "max_error": errors}
         return errors
 
@@ -380,8 +347,7 @@ class Trainer:
         metrics: dict[str, Any] = {}
         data_state, step_before = self.batcher.state(), self.step
         window_start, window_sketches = time.perf_counter(), 0
-        self._segment_start = time.perf_counter()
-        self._segment_first_step = self.step
+        self.segments.begin(self.step)
         self._notify("on_train_begin", self.step)
         try:
             while self.step < num_steps:
@@ -418,7 +384,7 @@ class Trainer:
             raise
         finally:
             bar.close()
-            self._close_segment()
+            self.segments.close(self.step)
             self._notify("on_train_end", self.step)
         return metrics
 
@@ -443,44 +409,3 @@ def _truncate_metrics(path: Path, step: int) -> None:
     from sketchgen.fileio import atomic_write
     with atomic_write(path, mode="w") as fh:
         fh.write("".join(line + "\n" for line in kept))
-
-
-def describe_hardware() -> str:
-    """What the run trains on, for the model card: the GPUs TensorFlow sees, else the CPU model and core count."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
-        return f"{len(gpus)} x GPU ({', '.join(sorted(set(names)))})"
-    cpu = "CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    total = os.cpu_count() or 1
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else total
-    cores = f"{usable} of {total} cores" if usable < total else f"{total} cores"  # e.g. pinned with taskset
-    return f"{cores} ({cpu}), no GPU"
-
-
-def summarize_hardware(segments: Sequence[dict[str, Any]]) -> str:
-    """One line for the model card: the hardware, or each different one with the steps it trained."""
-    kinds: dict[str, list[str]] = {}
-    for seg in segments:
-        first, last = seg.get("steps") or (None, None)
-        kinds.setdefault(str(seg.get("hardware")), []).append(f"{first}-{last}")
-    if len(kinds) == 1:
-        return next(iter(kinds))
-    return "; ".join(f"{hardware} (steps {', '.join(spans)})" for hardware, spans in kinds.items())
-
-
-def _wall_time_from_metrics(path: Path, step: int) -> float:
-    """Estimate the training time of a checkpoint written before wall time was recorded: the sum of the gaps between
-    consecutive logged steps up to ``step`` (gaps over 10 minutes, a stopped run, are left out)."""
-    try:
-        times = [r["time"] for r in ckpt.read_metrics(path) if r.get("step", 0) <= step and "time" in r]
-    except SketchGenError:
-        return 0.0
-    return float(sum(b - a for a, b in zip(times, times[1:]) if 0 < b - a < 600))
