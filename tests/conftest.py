@@ -68,3 +68,107 @@ def card_data(conditional: bool = True, **fields: object) -> dict:
     card = build_card(name="tiny", config=config, scale_factor=10.0, max_seq_len=40, files=files)
     card.update(fields)
     return card
+
+
+# -- tiny sketch-rnn models for the export and engine tests (enc 16, dec 32, z 8, M 3): build, train briefly, export.
+# TensorFlow is imported only when one is built, so an install without it still collects every test.
+
+TINY = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=3, max_seq_len=40, batch_size=16,
+            use_recurrent_dropout=False)
+
+
+def tiny_hparams(**overrides: object):
+    from sketchgen.config import HParams
+
+    return HParams.from_dict({**TINY, **overrides})
+
+
+def sketch_set(seed: int, count: int, max_len: int = 40) -> list[np.ndarray]:
+    """Pixel stroke-3 sketches: real sheep when the shared data is here (short ones), else random walks."""
+    path = SHARED_DATA / "sketch-rnn-datasets" / "aaron_sheep.npz"
+    if path.is_file():
+        from sketchgen.datafiles import load_npz
+
+        split = "train" if seed % 2 == 0 else "test"
+        sketches = [s for s in load_npz(path)[split] if len(s) <= max_len]
+        if len(sketches) >= count:
+            return sketches[:count]
+    rng = np.random.default_rng(seed)
+    return [random_stroke3(rng, n_points=int(rng.integers(8, max_len + 1)), n_strokes=3) for _ in range(count)]
+
+
+def batch5(sketches: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised stroke-3 -> [B, max_len + 1, 5] with the start token, and lengths."""
+    from sketchgen.strokes import stroke3_to_stroke5
+
+    body = np.stack([stroke3_to_stroke5(s, max_len) for s in sketches])
+    start = np.tile(np.array([0, 0, 1, 0, 0], np.float32), (len(sketches), 1, 1))
+    return np.concatenate([start, body], axis=1), np.array([len(s) for s in sketches], np.int32)
+
+
+def train_briefly(model, sketches: list[np.ndarray], steps: int = 25, seed: int = 0) -> list[float]:
+    """A few Adam steps with training.objective's loss (KL weight 0.5): enough to move every weight."""
+    import keras
+    import tensorflow as tf
+
+    from training.objective import compute_losses
+
+    hp = model.hp
+    optimizer = keras.optimizers.Adam(learning_rate=0.01)
+    rng = np.random.default_rng(seed)
+
+    @tf.function(reduce_retracing=True)
+    def step(strokes, lengths):
+        with tf.GradientTape() as tape:
+            loss = compute_losses(strokes, model((strokes, lengths), training=True), hp, 0.5)["loss"]
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply([tf.clip_by_value(g, -1.0, 1.0) for g in grads], model.trainable_variables)
+        return loss
+
+    losses = []
+    for _ in range(steps):
+        chosen = [sketches[i] for i in rng.choice(len(sketches), size=min(hp.batch_size, len(sketches)),
+                                                  replace=False)]
+        strokes, lengths = batch5(chosen, hp.max_seq_len)
+        losses.append(float(step(tf.constant(strokes), tf.constant(lengths))))
+    return losses
+
+
+class TinySetup:
+    """A briefly trained tiny model, its data (pixel and normalised) and its scale factor."""
+
+    def __init__(self, seed: int = 0, **overrides: object):
+        import keras
+
+        from sketchgen.strokes import normalize, scale_factor
+        from training.model import SketchRNN
+
+        self.hp = tiny_hparams(seed=seed, **overrides)
+        self.train_pixels = sketch_set(seed * 2, 64, self.hp.max_seq_len)
+        self.test_pixels = sketch_set(seed * 2 + 1, 24, self.hp.max_seq_len)
+        self.scale = scale_factor(self.train_pixels)
+        self.train = [normalize(s, self.scale) for s in self.train_pixels]
+        self.test = [normalize(s, self.scale) for s in self.test_pixels]
+        keras.utils.set_random_seed(seed)  # the LSTM kernels' initialisers have no seed of their own
+        self.model = SketchRNN(self.hp)
+        self.losses = train_briefly(self.model, self.train, seed=seed)
+
+    def export(self, out: Path, **kwargs: object) -> Path:
+        from export.onnx_export import export_model
+
+        kwargs.setdefault("real_sketches", self.test)
+        return export_model(self.model, out, scale_factor=self.scale, **kwargs)
+
+
+def write_toy_npz(path: Path, seed: int = 0, counts: tuple[int, int, int] = (80, 20, 20), max_points: int = 30,
+                  n_strokes: int = 2) -> Path:
+    """A small sketch-rnn .npz of random-walk sketches (train, valid, test: ``counts``) for the training tests; the
+    same arguments write the same file."""
+    from sketchgen.datafiles import save_npz
+
+    rng = np.random.default_rng(seed)
+    splits = {split: [random_stroke3(rng, n_points=int(rng.integers(5, max_points)), n_strokes=n_strokes)
+                      for _ in range(n)]
+              for split, n in zip(("train", "valid", "test"), counts)}
+    save_npz(path, splits)
+    return path

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("tensorflow")
 onnx = pytest.importorskip("onnx")
 
-from test_export_tiny_models import TinySetup, tiny_hparams  # noqa: E402
+from conftest import TinySetup, tiny_hparams  # noqa: E402
 
 from sketchgen.engine import SketchModel, load_model  # noqa: E402
 from sketchgen.engine.sampling import classic_loop, draw_noise  # noqa: E402

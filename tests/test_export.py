@@ -12,7 +12,7 @@ pytest.importorskip("tensorflow")
 onnx = pytest.importorskip("onnx")
 
 import onnxruntime as ort  # noqa: E402
-from test_export_tiny_models import TinySetup, batch5, sketch_set, tiny_hparams  # noqa: E402
+from conftest import TinySetup, batch5, sketch_set, tiny_hparams  # noqa: E402
 
 from export import parity  # noqa: E402
 from export.model_card import dataset_entry  # noqa: E402
