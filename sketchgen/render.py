@@ -223,7 +223,8 @@ def encode_gif(
         raise ValueError(f"{len(delays)} delays for {len(arrays)} frames")
 
     reappearing = transparent_index is not None and any(
-        np.any((after == transparent_index) & (before != transparent_index)) for before, after in zip(arrays, arrays[1:])
+        np.any((after == transparent_index) & (before != transparent_index))
+        for before, after in zip(arrays, arrays[1:])
     )
     if reappearing and len(colours) < 256:
         colours = np.vstack([colours, colours[-1:]])  # a spare index for blank frames (below)
