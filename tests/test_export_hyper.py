@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from test_export_tiny_models import TinySetup  # noqa: E402
+from conftest import TinySetup  # noqa: E402
 
 from sketchgen import model_folder as runtime  # noqa: E402
 from sketchgen.engine import load_model  # noqa: E402
