@@ -1,9 +1,11 @@
-"""docs/models.md: each shipped model's numbers, samples at three temperatures and test-set reconstructions.
+"""docs/models.md: each shipped model's numbers, its quality table, samples at three temperatures and test-set
+reconstructions.
 
-Rerun after exporting a model: `python -m export.gallery` (or `make models-doc`). Uses only the engine (ONNX
-Runtime) and the shared renderer, so what it shows is what the engine draws (the app's Random sample keeps the
-first of 16 that the model ended itself: sketchgen.engine.selection). Seeds are fixed: reruns give the same pictures
-for the same model files.
+Rerun after exporting a model and measuring it (`sketchgen-quality MODEL --data FILE` writes the quality table into
+model.json): `python -m export.gallery` (or `make models-doc`). Uses only the engine (ONNX Runtime, its default
+temperature rule) and the shared renderer, so what it shows is what the engine draws (the app's Random sample keeps
+the first of 16 that the model ended itself: sketchgen.engine.selection). Seeds are fixed: reruns give the same
+pictures for the same model files.
 """
 from __future__ import annotations
 
@@ -11,14 +13,13 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from sketchgen.datafiles import load_npz
 from sketchgen.engine import load_model
-from sketchgen.engine.selection import finished
+from sketchgen.engine.sampling import DEFAULT_RULE
 from sketchgen.errors import SketchGenError
 from sketchgen.fileio import atomic_write
 from sketchgen.model_folder import ModelCard, shipped_models
+from sketchgen.quality import markdown as quality_markdown
 from sketchgen.render import grid_png
 from training.compare import latent_nats_per_step
 
@@ -26,7 +27,6 @@ REPO = Path(__file__).resolve().parents[1]
 TEMPERATURES = (0.1, 0.5, 1.0)
 SAMPLES_PER_TEMPERATURE = 8
 RECONSTRUCTIONS = 8
-ENDING_SAMPLES = 100  # samples per temperature counted for how many the model ends itself
 
 
 def _data_file(card: ModelCard, data_dirs: list[Path]) -> Path | None:
@@ -73,14 +73,16 @@ def model_section(model_dir: Path, out_dir: Path, data_dirs: list[Path]) -> str:
         f"{_fmt(losses.get('valid_L_KL'))} | {_fmt(losses.get('test_L_R'))} | {_fmt(losses.get('test_L_KL'))} |",
         "",
     ]
+    quality = card.raw.get("quality")
+    lines += ["### How it draws", ""]
+    lines += ([quality_markdown(name, quality)] if isinstance(quality, dict) else
+              [f"(Not measured yet: `sketchgen-quality {model_dir} --data FILE.npz` writes the table into its card.)",
+               ""])
     for t in TEMPERATURES:
         sketches = model.sample(n=SAMPLES_PER_TEMPERATURE, temperature=t, seed=7)
         png = out_dir / f"{name}-samples-t{t}.png"
         _write_png(png, grid_png(sketches, cols=SAMPLES_PER_TEMPERATURE, cell=112))
-        ends = np.mean([finished(s, model.max_seq_len)
-                        for s in model.sample(n=ENDING_SAMPLES, temperature=t, seed=8)])
-        lines += [f"Samples at temperature {t} ({ends:.0%} of {ENDING_SAMPLES} samples end before the "
-                  f"{model.max_seq_len}-point limit; the rest run on to it):", "",
+        lines += [f"Samples at temperature {t} (`{DEFAULT_RULE}` rule, the app's default):", "",
                   f"![{name} samples, temperature {t}]({rel}/{png.name})", ""]
     data_file = _data_file(card, data_dirs)
     if model.conditional and data_file is not None:
