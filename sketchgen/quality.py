@@ -26,7 +26,6 @@ docs/models.md.
 """
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -38,7 +37,7 @@ import numpy as np
 from sketchgen.console import ArgumentParser, console_main
 from sketchgen.engine.sampling import DEFAULT_RULE, TEMPERATURE_RULES
 from sketchgen.errors import DataFileError, ModelError
-from sketchgen.fileio import atomic_write, sha256_file
+from sketchgen.fileio import sha256_file
 
 __all__ = ["main", "measure", "markdown", "write_card", "QUALITY_VERSION"]
 
@@ -211,12 +210,11 @@ def markdown(name: str, q: dict[str, Any]) -> str:
 def write_card(folder: Path, quality: dict[str, Any]) -> Path:
     """Put ``quality`` into the folder's model.json (replacing an earlier one), every other entry as it was. The
     card lists the sha256 of the graphs, not of itself, so the model loads and verifies as before."""
-    from sketchgen.engine.runtime import CARD_FILE, read_card
+    from sketchgen.model_folder import ModelCard, write_card as write_model_card
 
-    path = folder / CARD_FILE
-    card = read_card(folder)
+    card = ModelCard.read(folder)
     updated: dict[str, Any] = {}
-    for key, value in card.items():
+    for key, value in card.raw.items():
         if key == "quality":
             continue
         if key in ("graphs", "files") and "quality" not in updated:
@@ -224,11 +222,10 @@ def write_card(folder: Path, quality: dict[str, Any]) -> Path:
         updated[key] = value
     updated.setdefault("quality", quality)
     try:
-        with atomic_write(path, "w") as fh:
-            fh.write(json.dumps(updated, indent=2) + "\n")
+        return write_model_card(folder, updated).path
     except OSError as exc:
-        raise ModelError(path, f"cannot write the quality table into it ({exc.strerror or exc}); use --no-write")
-    return path
+        raise ModelError(card.path, f"cannot write the quality table into it ({exc.strerror or exc}); "
+                                    "use --no-write") from None
 
 
 def build_parser() -> ArgumentParser:

@@ -356,10 +356,10 @@ class SketchModel:
             rows.append(s3)
         if not rows:
             raise SketchError("reconstruction_losses: no sketches given")
-        sessions = {"decoder_init": self._sessions[runtime.DECODER_INIT],
-                    "decoder_step": self._sessions[runtime.DECODER_STEP]}
+        sessions = {"decoder_init": self._sessions[DECODER_INIT],
+                    "decoder_step": self._sessions[DECODER_STEP]}
         if self.conditional:
-            sessions["encoder"] = self._sessions[runtime.ENCODER]
+            sessions["encoder"] = self._sessions[ENCODER]
         return reconstruction_losses(sessions, rows, self.max_seq_len, self.conditional, seed)
 
     @staticmethod

@@ -24,9 +24,10 @@ def finished(sketch: np.ndarray, max_len: int) -> bool:
     return 0 < len(sketch) < int(max_len)
 
 
-def attempts_for(n: int) -> int:
-    """How many drawings to make for ``n`` wanted: four each, at most MAX_ATTEMPTS in all, never fewer than n."""
-    return max(int(n), min(ATTEMPTS_PER_DRAWING * int(n), MAX_ATTEMPTS))
+def attempts_for(n: int, per_drawing: int = ATTEMPTS_PER_DRAWING) -> int:
+    """How many drawings to make for ``n`` wanted: ``per_drawing`` each, at most MAX_ATTEMPTS in all, never fewer
+    than n."""
+    return max(int(n), min(int(per_drawing) * int(n), MAX_ATTEMPTS))
 
 
 def prefer_finished(sketches: Sequence[np.ndarray], n: int, max_len: int) -> list[np.ndarray]:
