@@ -1,6 +1,7 @@
 """Training throughput (sketches per second) of the default config on this machine, against the original's batching.
 
     python bench/train_throughput.py [--steps 2] [--lengths 64,128,250] [--threads N]
+    python bench/train_throughput.py --cells lstm,layer_norm,hyper [--steps 2] [--lengths 64,128]
 
 Default config, batch 100, the aaron_sheep training set (``../shared/data``; lengths drawn to match its
 distribution when it is absent). Two things decide the speed of a train step: how the LSTMs run and how many steps
@@ -17,6 +18,10 @@ every batch is padded to. So the benchmark
 
 The CPU is usually shared: wall times are medians, and the CPU seconds (all threads) are given beside them.
 Writes the table to bench/results/train_throughput.md.
+
+``--cells`` instead times the train step of each decoder cell (``dec_model``) at the default sizes, each with the
+LSTM implementation ``auto`` picks for it (the plain LSTM's fused loop; layer norm and HyperLSTM run
+keras.layers.RNN), interleaved on the same batches, and writes bench/results/train_throughput_cells.md.
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ from training.trainer import TrainOptions, Trainer  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "sketch-rnn-datasets"
 RESULTS = REPO / "bench" / "results" / "train_throughput.md"
+CELL_RESULTS = REPO / "bench" / "results" / "train_throughput_cells.md"
 # aaron_sheep training lengths: quantiles (0, 10, 25, 50, 75, 90, 100 %) for when the file is absent
 SHEEP_QUANTILES = ([0, 0.10, 0.25, 0.50, 0.75, 0.90, 1.0], [20, 65, 87, 118, 159, 200, 250])
 BATCHINGS = {  # name -> BatchingOptions
@@ -75,13 +81,19 @@ def epoch_lengths(sketches: list[np.ndarray], options: BatchingOptions, hp: HPar
     return np.array([batcher.next_batch().strokes.shape[1] - 1 for _ in range(batcher.batches_per_epoch)])
 
 
-def time_steps(sketches: list[np.ndarray], lengths: list[int], steps: int) -> dict[str, dict[int, tuple]]:
-    """implementation -> T -> (median wall s, median CPU s) of a train step at padded length T."""
-    hp = HParams()
+def time_steps(sketches: list[np.ndarray], lengths: list[int], steps: int,
+               cells: list[str] | None = None) -> dict[str, dict[int, tuple]]:
+    """implementation (or, with ``cells``, dec_model) -> T -> (median wall s, median CPU s) of a train step at
+    padded length T."""
     data = SketchData(splits={"train": sketches, "valid": sketches[:100], "test": sketches[:100]},
                       scale_factor=1.0, max_seq_len=250, requested_max_seq_len=250)
-    trainers = {name: Trainer(hp, data, tempfile.mkdtemp(), TrainOptions(progress=False, lstm_implementation=name))
-                for name in IMPLEMENTATIONS}
+    if cells:
+        trainers = {cell: Trainer(HParams(dec_model=cell), data, tempfile.mkdtemp(), TrainOptions(progress=False))
+                    for cell in cells}
+    else:
+        trainers = {name: Trainer(HParams(), data, tempfile.mkdtemp(),
+                                  TrainOptions(progress=False, lstm_implementation=name)) for name in IMPLEMENTATIONS}
+    hp = HParams()
     rng = np.random.default_rng(1)
     results: dict[str, dict[int, tuple]] = {name: {} for name in trainers}
     for t in lengths:
@@ -113,12 +125,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=2, help="timed steps per implementation and length")
     parser.add_argument("--lengths", default="64,128,250", help="padded lengths T to time")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--cells", default="", metavar="lstm,hyper,...",
+                        help="time these decoder cells (dec_model) side by side instead")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     lengths = sorted({int(t) for t in args.lengths.split(",")})
     sketches, source = training_sketches()
+    if args.cells:
+        return compare_cells(args, sketches, source, lengths)
+    args.out = args.out or RESULTS
     hp = HParams()
     print(f"data: {source}", flush=True)
     epochs = {name: epoch_lengths(sketches, options, hp) for name, options in BATCHINGS.items()}
@@ -161,14 +178,47 @@ def main(argv: list[str] | None = None) -> int:
     for t in lengths:
         lines.append(f"| {t} | " + " | ".join(f"{measured[n][t][0]:.2f} / {measured[n][t][1]:.2f}"
                                                for n in IMPLEMENTATIONS) + " |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(table, encoding="utf-8")
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out}")
+    write_table("\n".join(lines) + "\n", args.out)
     return 0
+
+
+def compare_cells(args: argparse.Namespace, sketches: list[np.ndarray], source: str, lengths: list[int]) -> int:
+    """Train-step time of each decoder cell at the default sizes, side by side; the first cell is the baseline."""
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    started = time.time()
+    measured = time_steps(sketches, lengths, args.steps, cells)
+    sizes = {cell: HParams(dec_model=cell).describe_decoder() for cell in cells}
+    lines = [
+        "# Training step time per decoder cell: default config, batch 100",
+        "",
+        f"`python bench/train_throughput.py --cells {args.cells} --steps {args.steps} --lengths {args.lengths}"
+        f"{f' --threads {args.threads}' if args.threads else ''}`; {source}; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared with other work: wall times "
+        f"vary, CPU seconds less so); TensorFlow {tf.__version__}; measured in {(time.time() - started) / 60:.1f} min.",
+        "",
+        "One train step (forward, backward, Adam) of the whole model (encoder 256, z 128, 20 mixtures) with each "
+        "decoder, on the same batches, interleaved; median of the timed steps, wall seconds / CPU seconds of all "
+        f"threads, and the CPU time against {cells[0]}'s. Each cell runs the LSTM implementation `auto` picks for it.",
+        "",
+        "| T | " + " | ".join(f"{c}: {sizes[c]}" for c in cells) + " |",
+        "|---:|" + "---:|" * len(cells),
+    ]
+    base = cells[0]
+    for t in lengths:
+        lines.append(f"| {t} | " + " | ".join(
+            f"{measured[c][t][0]:.2f} / {measured[c][t][1]:.2f} ({measured[c][t][1] / measured[base][t][1]:.2f}x)"
+            for c in cells) + " |")
+    write_table("\n".join(lines) + "\n", args.out or CELL_RESULTS)
+    return 0
+
+
+def write_table(table: str, out: Path) -> None:
+    print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(table, encoding="utf-8")
+    os.replace(tmp, out)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
