@@ -28,12 +28,18 @@ def build_parser() -> ArgumentParser:
                         help=f"ONNX opset of the converted graphs ({OPSET_RANGE[0]}-{OPSET_RANGE[1]}; default {OPSET})")
     parser.add_argument("--force", action="store_true", help="replace an existing model folder")
     add_max_data_mb(parser)
+    parser.add_argument("--format", choices=("folder", "sketch-rnn-js"), default="folder",
+                        help="'sketch-rnn-js': write a MODEL FOLDER as the official JavaScript format instead (--out "
+                             "NAME.gen.json for a decoder-only model, NAME.vae.json for a conditional one), for "
+                             "@magenta/sketch, ml5 and the official demos")
     return parser
 
 
 @console_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.format == "sketch-rnn-js":
+        return _export_js(args)
     if not OPSET_RANGE[0] <= args.opset <= OPSET_RANGE[1]:
         raise ConfigError(f"--opset {args.opset}: use an opset from {OPSET_RANGE[0]} to {OPSET_RANGE[1]}")
     apply_max_data_mb(args)
@@ -64,6 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     for entry in card.datasets:
         print(f"data: {entry.name}: {entry.license or 'license unknown'}"
               + (f" ({entry.attribution})" if entry.attribution else ""))
+    return 0
+
+
+def _export_js(args) -> int:
+    from export.js_export import export_js
+
+    report = export_js(args.experiment, args.out, force=args.force)
+    print(f"wrote {args.out}: {report['kind']} model, {report['units']} units"
+          f"{', z size ' + str(report['z_size']) if report['z_size'] else ''}, {report['bytes']} bytes")
+    print(f"layout: the official arithmetic on the weights matches the folder's graphs to "
+          f"{max(report['layout_error'].values()):.2e}; after the format's int16 rounding (largest weight change "
+          f"{report['largest_weight_rounding']:.1e}) to {max(report['rounded_error'].values()):.1e}")
     return 0
 
 

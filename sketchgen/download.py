@@ -14,6 +14,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,10 @@ def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse:
     return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http/https URL given by the user)
 
 
-def _transfer(category: str, url: str, part: Path, timeout: float, progress: bool) -> int:
-    """Fetch (the rest of) ``url`` into ``part``; return the number of bytes that were already there."""
+def _transfer(category: str, url: str, part: Path, timeout: float, progress: bool,
+              on_progress: Callable[[int, int | None], None] | None = None) -> int:
+    """Fetch (the rest of) ``url`` into ``part``; return the number of bytes that were already there.
+    ``on_progress(bytes so far, total or None)`` is called after every chunk (the app's progress bar)."""
     offset = part.stat().st_size if part.exists() else 0
     try:
         response = _open(url, offset, timeout)
@@ -143,6 +146,8 @@ def _transfer(category: str, url: str, part: Path, timeout: float, progress: boo
                 handle.write(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
+                if on_progress is not None:
+                    on_progress(start + received, None if length is None else start + length)
             handle.flush()
             os.fsync(handle.fileno())
         if failure is not None or (length is not None and received < length):
