@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from sketchgen.engine.sampling import START_TOKEN
 from sketchgen.errors import ModelError
 from sketchgen.fileio import atomic_write
 from sketchgen.graphs import DecoderWeights, EncoderWeights
+from sketchgen.model_folder import START_TOKEN
 from sketchgen.official.jsformat import (INT16_SCALE, MAX_WEIGHT, NUM_MIXTURE, JSModel, dumps_js_model, js_weights,
                                          parse_js_model)
 from sketchgen.official.reference import JSReference

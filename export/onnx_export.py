@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from export import model_card, parity, precision
+from export import model_card, parity
 from export.parity import ExportError
 from export.model_weights import decoder_weights, encoder_weights
+from sketchgen import precision
 from sketchgen.graphs import DecoderWeights, build_encoder, build_prime, build_sampler, build_step
 from sketchgen.engine import runtime
 from sketchgen.errors import SketchGenError
@@ -278,7 +279,7 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
 
 def _int8_precision(protos: dict[str, Any], weights: DecoderWeights, real_sketches: Sequence[np.ndarray] | None,
                     max_seq_len: int, hp) -> dict[str, Any]:
-    """Measure int8's test-set L_R against fp32 (export/precision.py) and pick the int8 sampler's weight layout:
+    """Measure int8's test-set L_R against fp32 (sketchgen/precision.py) and pick the int8 sampler's weight layout:
     the fastest one within PRECISION_TOLERANCE_NATS. "files" lists the int8 graphs to write: none when no layout is
     good enough; the sampler alone when the int8 encoder is not (the engine then encodes in fp32); both, but
     unverified (the engine then uses fp32 unless asked), without test sketches."""

@@ -16,7 +16,7 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper  # noqa: E402
 
 from conftest import random_stroke3  # noqa: E402
-from export import precision  # noqa: E402
+from sketchgen import precision  # noqa: E402
 from sketchgen.graphs import UNROLL, DecoderWeights, build_sampler, build_step  # noqa: E402
 from sketchgen.engine.sampling import (TEMPERATURE_RULES, classic_loop, draw_noise, reference_loop,  # noqa: E402
                                        temperatures)

@@ -1,5 +1,5 @@
 """The tiny models of the export and engine tests (conftest.TinySetup) train, and the export's L_R tool
-(export/precision.py, numpy over the ONNX graphs) computes exactly training.objective's reconstruction loss, since
+(sketchgen/precision.py, numpy over the ONNX graphs) computes exactly training.objective's reconstruction loss, since
 the int8 decision rests on it.
 """
 from __future__ import annotations
@@ -29,9 +29,9 @@ def test_brief_training_moves_the_model(setup: TinySetup) -> None:
 
 
 def test_onnx_reconstruction_loss_equals_the_training_objective(setup: TinySetup, tmp_path: Path) -> None:
-    """export/precision.py's numpy L_R over the exported graphs == training.objective on the same z."""
+    """sketchgen/precision.py's numpy L_R over the exported graphs == training.objective on the same z."""
     from export.parity import session
-    from export.precision import reconstruction_loss
+    from sketchgen.precision import reconstruction_loss
     from export.model_weights import decoder_weights
     from sketchgen.graphs import build_step
     from training.model import split_mixture

@@ -214,7 +214,7 @@ def test_a_saturated_rho_on_padding_steps_leaves_the_loss_and_gradients_finite()
     """Trained models saturate tanh to |rho| = 1 on padding steps (seen on sheep_uncond at step 6600, which stopped
     its run with a NaN validation loss). Padding steps do not count in the offset term, so they must not poison it;
     the value on real points is unchanged, and the export's numpy L_R tool agrees."""
-    from export.precision import step_loss
+    from sketchgen.precision import step_loss
     from training.model import MixtureParams
 
     rng = np.random.default_rng(0)

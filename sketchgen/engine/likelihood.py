@@ -8,7 +8,7 @@ a sketch's end, which every model predicts almost for free, so it shrinks as N_m
 them, pooled over the sketches and divided by their points), which compares across data sets and N_max.
 
 z is drawn from q(z|x) with a fixed seed (conditional models), so two graphs measured with one seed see the same
-draws: the export compares its int8 decoder against fp32 this way (``export/precision.py``), and
+draws: the export compares its int8 decoder against fp32 this way (``sketchgen/precision.py``), and
 ``sketchgen-quality`` reports both figures for any model folder.
 """
 from __future__ import annotations

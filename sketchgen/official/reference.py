@@ -19,7 +19,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -30,14 +30,14 @@ class JSReference:
     def __init__(self, model: JSModel):
         self.model = model
         self.w = {k: v.astype(np.float64) for k, v in model.weights.items()}
+        self._full = {p: np.concatenate([self.w[p + "_W_xh"], self.w[p + "_W_hh"]], axis=0)  # the loader's Wfull
+                      for p in ("dec_lstm", "enc_fw_lstm", "enc_bw_lstm") if p + "_W_hh" in self.w}
         self.units = model.units
         self.conditional = model.conditional
 
     def lstm(self, prefix: str, x: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``LSTMCell.forward``: [x, h] W + b, gates i, g, f, o, forget bias 1.0."""
-        w = self.w
-        full = np.concatenate([w[prefix + "_W_xh"], w[prefix + "_W_hh"]], axis=0)
-        hidden = np.concatenate([x, h], axis=-1) @ full + w[prefix + "_bias"]
+        hidden = np.concatenate([x, h], axis=-1) @ self._full[prefix] + self.w[prefix + "_bias"]
         i, g, f, o = np.split(hidden, 4, axis=-1)
         new_c = c * _sigmoid(f + FORGET_BIAS) + np.tanh(g) * _sigmoid(i)
         return np.tanh(new_c) * _sigmoid(o), new_c
@@ -111,8 +111,8 @@ class JSReference:
         ended = np.full(n, max_len)
         for t in range(max_len):
             pdf, h, c = self.step(x, z, h, c)
-            pi = _softmax(np.log(_softmax(pdf["pi"])) / discrete)
-            pen = _softmax(np.log(_softmax(pdf["pen"])) / discrete)
+            pi = softmax(np.log(softmax(pdf["pi"])) / discrete)
+            pen = softmax(np.log(softmax(pdf["pen"])) / discrete)
             k = (rng.random((n, 1)) > np.cumsum(pi, axis=1)).sum(axis=1).clip(0, NUM_MIXTURE - 1)
             p = (rng.random((n, 1)) > np.cumsum(pen, axis=1)).sum(axis=1).clip(0, 2)
             pick = np.arange(n), k
