@@ -15,13 +15,10 @@ same way (usage line, ``error: ...``, exit 2).
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
 import os
 import signal
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -80,6 +77,10 @@ def _silence_stdout() -> None:
 
 def _write_traceback(prog: str) -> Path | None:
     """The current exception's full traceback in a new file under the temp folder (None if it cannot be written)."""
+    import datetime  # only when something went wrong: start-up stays light
+    import tempfile
+    import traceback
+
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
         fd, name = tempfile.mkstemp(prefix=f"{prog}-crash-{stamp}-", suffix=".txt")

@@ -101,6 +101,7 @@ def _write(out: Path, sketches: list[np.ndarray], size: int, cols: int | None) -
 
 
 MAX_SIZE = 4096  # pixels per sketch
+MAX_SKETCHES = 10_000  # a 100 x 100 grid
 MAX_IMAGE_PIXELS = 8192 * 8192  # a whole grid (an RGB image this big is 200 MB in memory)
 
 
@@ -137,8 +138,8 @@ def _rule_words(args) -> str:
 @console_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.n < 1:
-        raise ConfigError(f"--n must be at least 1, got {args.n}")
+    if not 1 <= args.n <= MAX_SKETCHES:
+        raise ConfigError(f"--n must be from 1 to {MAX_SKETCHES}, got {args.n}")
     if args.cols is not None and args.cols < 1:
         raise ConfigError(f"--cols must be at least 1, got {args.cols}")
     _check_size(args.n, args.size, args.cols)

@@ -46,6 +46,8 @@ def test_sample_refuses_outputs_it_cannot_write_before_sampling(tmp_path: Path, 
     ran = run_script("sketchgen-sample", "--model", "sheep", "--out", tmp_path / "big.png", "--size", "4000",
                      "--n", "64")
     assert_clean_error(ran, "megapixels")
+    ran = run_script("sketchgen-sample", "--model", "sheep", "--out", tmp_path / "big.png", "--n", "100000000")
+    assert_clean_error(ran, "--n must be from 1 to 10000")
     assert not (tmp_path / "big.png").exists()
 
 
