@@ -14,7 +14,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStyle, QTabWidget, QToolBar, QToolButton
 from shiboken6 import isValid
 
-from desktop import inference
+from desktop import inference, official_models
 from desktop.animation import DEFAULT_SPEED
 from desktop.autosave import Autosave
 from desktop.busy import BusyIndicator
@@ -263,7 +263,7 @@ class MainWindow(QMainWindow):
         """What the Model menu shows below the model list (the model controller fills the menu)."""
         separator = QAction(self)
         separator.setSeparator(True)
-        return [self.add_model_action, separator, self.sample_action, self.reconstruct_action, self.suggest_action,
+        return [self.add_model_action, *official_models.menu_actions(self), separator, self.sample_action, self.reconstruct_action, self.suggest_action,
                 separator, self.model_info_action]
 
     def model_actions_enabled(self, model: inference.LoadedModel | None) -> None:

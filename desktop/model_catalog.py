@@ -147,6 +147,8 @@ def card_facts(card: ModelCard) -> list[tuple[str, str]]:
     if card.datasets:
         facts.append(("Data set", ", ".join(d.name for d in card.datasets)))
     facts.append(("License", card_license(card)))
+    if isinstance(card.raw.get("provenance"), str):  # models imported from the sketch-rnn-js format
+        facts.append(("Provenance", card.raw["provenance"]))
     losses = (_split_losses(card.losses, card.conditional)
               or (_format_value(dict(card.losses)) if card.losses else None))
     if losses is None and card.losses_source:

@@ -374,7 +374,8 @@ class MorphView(QWidget):
         if not has_model:
             self.notice.setText("No model loaded: you can fill the slots, morphing needs a model.")
         elif not self.model.conditional:
-            self.notice.setText(f"{self.model.name} is decoder-only: morphing needs a model with an encoder.")
+            self.notice.setText(f"{self.model.name} is decoder-only: morphing needs a model with an encoder "
+                                "(an official model: its .vae version).")
         elif not state.filled("A", "B"):
             self.notice.setText("Fill slots A and B (draw, open, sample or drop a sketch), then drag the handle.")
         else:
