@@ -163,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     cards = {Path(m).resolve().name: ModelCard.read(Path(m).resolve()) for m in models}
     text = ("# The shipped models\n\nMade by `python -m export.gallery` from the model folders in `assets/models/`: "
             "the numbers come from each `model.json` (measured by `sketchgen-train evaluate` at export), the "
-            "pictures from the ONNX models through the engine, with fixed seeds.\n\n" + latent_comparison(cards)
+            "pictures from the ONNX models through the engine, with fixed seeds. The official sketch-rnn models "
+            "(imported with `sketchgen-import`, never shipped) are measured the same way in "
+            "[official_models.md](official_models.md).\n\n" + latent_comparison(cards)
             + "\n".join(sections))
     with atomic_write(out_md, mode="w") as fh:
         fh.write(text)

@@ -141,7 +141,7 @@ def export_js(folder: str | os.PathLike[str], out: str | os.PathLike[str], *, fo
     if int(config.get("num_mixture", NUM_MIXTURE)) != NUM_MIXTURE:
         raise ModelError(folder, f"has {config.get('num_mixture')} mixture components; the official loader reads "
                                  f"exactly {NUM_MIXTURE}")
-    decoder, encoder, init, encoders = _weights(folder)
+    decoder, _, init, encoders = _weights(folder)
     info = {"name": card.get("name") or folder.name, "mode": 1 if conditional else 2, "version": VERSION,
             "max_seq_len": int(card["max_seq_len"]), "scale_factor": float(card["scale_factor"])}
     info["producer"] = "sketchgen-export"  # ignored by the official loaders; tells sketchgen-import it is ours
