@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sketchgen.graphs import DecoderWeights, EncoderWeights
+from sketchgen.graphs import DecoderWeights, EncoderWeights, HyperDecoderWeights
 
 
 def _numpy(variable) -> np.ndarray:
@@ -19,6 +19,16 @@ def decoder_weights(model) -> DecoderWeights:
                           ln_beta=_numpy(cell.ln_beta) if cell.layer_norm else None,
                           out_kernel=_numpy(model.output_head.kernel), out_bias=_numpy(model.output_head.bias),
                           num_mixture=hp.num_mixture, z_size=hp.z_size if hp.conditional else 0)
+
+
+def hyper_decoder_weights(model) -> HyperDecoderWeights:
+    """The HyperLSTM decoder (dec_model=hyper) of a training.model.SketchRNN, in its Keras layout."""
+    cell, hp = model.decoder.cell, model.hp
+    names = ("kernel", "recurrent_kernel", "bias", "ln_gamma", "ln_beta", "hyper_kernel", "hyper_recurrent_kernel",
+             "hyper_ln_gamma", "hyper_ln_beta", "zw_kernel", "zw_bias", "alpha_kernel", "zb_kernel", "beta_kernel")
+    return HyperDecoderWeights(**{n: _numpy(getattr(cell, n)) for n in names},
+                               out_kernel=_numpy(model.output_head.kernel), out_bias=_numpy(model.output_head.bias),
+                               num_mixture=hp.num_mixture, z_size=hp.z_size if hp.conditional else 0)
 
 
 def encoder_weights(model) -> EncoderWeights:

@@ -29,9 +29,10 @@ import numpy as np
 
 from export import model_card, parity
 from export.parity import ExportError
-from export.model_weights import decoder_weights, encoder_weights
+from export.model_weights import decoder_weights, encoder_weights, hyper_decoder_weights
 from sketchgen import precision
-from sketchgen.graphs import DecoderWeights, build_encoder, build_prime, build_sampler, build_step
+from sketchgen.graphs import (DecoderWeights, build_encoder, build_hyper_sampler, build_prime, build_sampler,
+                              build_step)
 from sketchgen.engine import runtime
 from sketchgen.errors import SketchGenError
 from sketchgen.fileio import atomic_dir, check_writable_folder, remove_stale_temporaries
@@ -194,8 +195,9 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
                                                                           "rho", "pen", "h_out", "c_out"], opset)
     hyper = hp.dec_model == "hyper"
     weights = None if hyper else decoder_weights(model)
-    if hyper:  # no fused graphs for this cell yet: the engine primes and samples with decoder_step.onnx
+    if hyper:  # the fused sampler in fp32; no primer (the engine primes with decoder_step.onnx), no int8
         int8 = False
+        protos[DECODER_SAMPLE] = build_hyper_sampler(hyper_decoder_weights(model))
     else:
         protos[DECODER_PRIME] = build_prime(weights)
         protos[DECODER_SAMPLE] = build_sampler(weights, "fp32")
@@ -208,7 +210,7 @@ def export_model(model, out: str | os.PathLike[str], *, scale_factor: float, max
     precision_info: dict[str, Any] = {"default": "fp32"}
     if hyper:
         precision_info["int8"] = {"files": [], "verified": False,
-                                  "note": "not offered for the hyper decoder (no fused sampler graph for its cell)"}
+                                  "note": "not offered for the hyper decoder (its fused sampler is fp32 only)"}
     int8_scales = "tensor"
     if int8:
         precision_info["int8"] = int8_info = _int8_precision(protos, weights, real_sketches, max_seq_len, hp)

@@ -225,6 +225,21 @@ def _pen_index(b: Builder, x: str) -> str:
                                             b.const("ax1b", np.array([1], np.int64))])], axis=1, keepdims=1)
 
 
+def sample_point(b: Builder, noisy: str, angle: str, pen_eye: str, split_chosen: str,
+                 split_row: str) -> tuple[str, str, str]:
+    """One sampled point from the noisy head [B, K, 8] and the angles [B, 2] (see the module docstring):
+    (offset [B, 2], pen [B, 1] int64, the stroke-5 row [B, 5] the next step reads)."""
+    chosen = b.op1("ArgMax", [noisy], axis=1, keepdims=0)                                 # [B, 8]
+    k_mix, pen, _ = b.op("Split", [chosen, split_chosen], 3, axis=1)                      # [B, 1] each
+    row = b.op1("GatherND", [noisy, k_mix], batch_dims=1)                                 # [B, 8]
+    _, mu, log_s, corr = b.op("Split", [row, split_row], 4, axis=1)
+    phi = b.op1("Asin", [b.op1("Tanh", [corr])])                                          # [0, asin(rho)]
+    direction = b.op1("Sin", [b.op1("Add", [phi, angle])])                                # [cos a, sin(a + phi)]
+    offset = b.op1("Add", [mu, b.op1("Mul", [b.op1("Exp", [log_s]), direction])])
+    x = b.op1("Concat", [offset, b.op1("GatherND", [pen_eye, pen])], axis=1)              # stroke-5 [B, 5]
+    return offset, pen, x
+
+
 # -- the fused sampling loop -------------------------------------------------------------------------------------
 
 def build_sampler(w: DecoderWeights, precision: str = "fp32", unroll: int = UNROLL,
@@ -306,14 +321,7 @@ def build_sampler(w: DecoderWeights, precision: str = "fp32", unroll: int = UNRO
         h, c = cell(body, wts, pre, c, c_out="c_out" if last else None)
         rec, head = _step_matmul(body, wts, h, bias)
         noisy = body.op1("Add", [body.op1("Reshape", [head, head_shape]), g_steps[u]])   # [B, K, 8]
-        chosen = body.op1("ArgMax", [noisy], axis=1, keepdims=0)                          # [B, 8]
-        k_mix, pen, _ = body.op("Split", [chosen, split_chosen], 3, axis=1)               # [B, 1] each
-        row = body.op1("GatherND", [noisy, k_mix], batch_dims=1)                          # [B, 8]
-        _, mu, log_s, corr = body.op("Split", [row, split_row], 4, axis=1)
-        phi = body.op1("Asin", [body.op1("Tanh", [corr])])                                # [0, asin(rho)]
-        direction = body.op1("Sin", [body.op1("Add", [phi, a_steps[u]])])                 # [cos a, sin(a + phi)]
-        offset = body.op1("Add", [mu, body.op1("Mul", [body.op1("Exp", [log_s]), direction])])
-        x = body.op1("Concat", [offset, body.op1("GatherND", [wts.pen_eye, pen])], axis=1)  # stroke-5 [B, 5]
+        offset, pen, x = sample_point(body, noisy, a_steps[u], wts.pen_eye, split_chosen, split_row)
         pre = _pre(body, wts, x, rec, outputs=[n + "_out" for n in pre_names] if last else None)
         offsets.append(offset)
         pens.append(pen)
