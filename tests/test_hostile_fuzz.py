@@ -20,7 +20,7 @@ import hostile
 from hostile import run_script
 
 MEMORY_CEILING_MB = 300
-SETTINGS = settings(max_examples=10, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=8, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 

@@ -72,7 +72,7 @@ def test_export_checks_its_output_before_converting(tmp_path: Path, unwritable: 
 
 def test_export_removes_the_temporary_folders_of_killed_exports(tmp_path: Path) -> None:
     dead = tmp_path / ".model.tmp-999999999-abc"  # no such process: its export was killed
-    legacy = tmp_path / ".model.old-x1y2z3"  # written by an exporter that did not record its process
+    legacy = tmp_path / ".model.tmp-x1y2z3"  # written by an exporter that did not record its process
     alive = tmp_path / f".model.tmp-{os.getpid()}-abc"  # this process is alive: maybe still writing
     other = tmp_path / ".other.tmp-999999999-abc"  # another model's: not ours to judge
     for folder in (dead, legacy, alive, other):

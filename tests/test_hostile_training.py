@@ -98,6 +98,10 @@ def _damaged_copy(killed: Path, tmp_path: Path, damage: str) -> Path:
         state = json.loads((latest / ckpt.STATE_FILE).read_text())
         del state["batcher"]
         (latest / ckpt.STATE_FILE).write_text(json.dumps(state))
+    elif damage == "data.json without sources":
+        info = json.loads((experiment / ckpt.DATA_FILE).read_text())
+        del info["sources"]
+        (experiment / ckpt.DATA_FILE).write_text(json.dumps(info))
     (experiment / "best").mkdir(exist_ok=True)  # a best/ the resume must not overwrite
     (experiment / "best" / "keep.txt").write_text("mine")
     return experiment
@@ -107,6 +111,7 @@ DAMAGE = {
     "no ckpt.index": "no complete 'latest' checkpoint",
     "truncated ckpt.data": "damaged or truncated",
     "state.json without batcher": "has no 'batcher'",
+    "data.json without sources": "'sources' must list the run's data files",
 }
 
 

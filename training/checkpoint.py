@@ -16,6 +16,7 @@ and the best validation cost, so ``--resume`` continues the run exactly.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,6 +91,21 @@ def read_state(folder: Path) -> dict[str, Any]:
     if not isinstance(state["batcher"], dict):
         raise ModelError(path, f"'batcher' must be a JSON object, found {type(state['batcher']).__name__}")
     return state
+
+
+def read_data_info(experiment: Path) -> dict[str, Any]:
+    """A run's data.json, checked for what ``--resume`` needs: the scale factor and the data files it used."""
+    path = experiment / DATA_FILE
+    info = read_json(path)
+    scale = info.get("scale_factor")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+        raise ModelError(path, f"'scale_factor' must be a positive number, found {scale!r}")
+    sources = info.get("sources")
+    if not isinstance(sources, list) or not sources or not all(
+            isinstance(s, dict) and all(isinstance(s.get(key), str) for key in ("name", "path", "sha256"))
+            for s in sources):
+        raise ModelError(path, "'sources' must list the run's data files (name, path and sha256 of each)")
+    return info
 
 
 def verify_checkpoint(folder: Path) -> None:

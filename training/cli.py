@@ -215,7 +215,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.resume:
         state = ckpt.read_state(latest)
-        info = ckpt.read_json(experiment / ckpt.DATA_FILE)
+        info = ckpt.read_data_info(experiment)
         expected = {s["name"]: s["sha256"] for s in info.get("sources", [])}
         if args.data:
             entries, data_dir = list(args.data), args.data_dir
