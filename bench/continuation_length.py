@@ -9,7 +9,7 @@ prefixes where all of the suggestions are empty, over test-set sketches: for sin
 itself first: ``sketchgen.engine.selection``), beside what the people who drew them added after the same prefix.
 The defaults are the app's: 4 suggestions at temperature 0.5 under the engine's default temperature rule. Each row
 also gives the median time of one request (one engine call), and a second table the app's *Random sample*: the share
-of seeds whose sample the model ended itself, one draw against the first finished of 16 (SAMPLE_ATTEMPTS).
+of seeds whose sample the model ended itself, one draw against the first finished of 8 (SAMPLE_ATTEMPTS).
 
     python bench/continuation_length.py [MODEL ...] [--sketches 60] [--n 4] [--temperature 0.5] [--rule js]
 
@@ -37,7 +37,7 @@ from sketchgen.fileio import atomic_write  # noqa: E402
 DATA = REPO.parent / "shared" / "data" / "sketch-rnn-datasets" / "aaron_sheep.npz"
 FRACTIONS = (0.4, 0.7)
 STOP_POINTS = 3
-SAMPLE_ATTEMPTS = 16  # desktop.inference.SAMPLE_ATTEMPTS (bench/ does not import the app)
+SAMPLE_ATTEMPTS = 8  # desktop.inference.SAMPLE_ATTEMPTS (bench/ does not import the app)
 SAMPLE_SEEDS = 40
 
 
@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="temperature rule (default: the engine's and the app's)")
     parser.add_argument("--per-drawing", type=int, action="append", default=None,
                         help="attempts per suggestion as the app draws them (repeat to compare; default: the app's)")
+    parser.add_argument("--sample-attempts", type=int, action="append", default=None,
+                        help="prior samples per Random sample to compare (repeat; default: 1 and the app's 16)")
+    parser.add_argument("--samples-only", action="store_true", help="only the Random sample table")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "continuation_length.md"),
                         help="where the table goes")
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -128,15 +131,16 @@ def main(argv: list[str] | None = None) -> int:
         modes = [(False, 1, "single (engine)")] + [
             (True, k, f"{'as the app shows them' if k == ATTEMPTS_PER_DRAWING else 'the app would show'} "
                       f"({attempts_for(args.n, k)} attempts, finished first)") for k in per_drawing]
-        for as_app, k, kind in modes:
+        for as_app, k, kind in modes if not args.samples_only else []:
             measured = [continuation_lengths(model, sketches, f, args.n, args.temperature, as_app, args.rule, k)
                         for f in FRACTIONS]
             cells = [cell(lengths, model.max_seq_len) for lengths, _ in measured]
             ms = np.mean([t for _, t in measured])
             rows.append(facts + kind + " | " + " | ".join(cells) + f" | {ms:.0f} |")
-        for attempts in (1, SAMPLE_ATTEMPTS):
+        for attempts in args.sample_attempts or (1, SAMPLE_ATTEMPTS):
             share, ms = random_samples(model, args.temperature, attempts, args.rule)
-            kind = "one draw" if attempts == 1 else f"the first finished of {attempts} (as the app)"
+            kind = "one draw" if attempts == 1 else (f"the first finished of {attempts}"
+                                                     + (" (as the app)" if attempts == SAMPLE_ATTEMPTS else ""))
             samples.append(f"| `{folder}` | {kind} | {share:.0%} | {ms:.0f} |")
     text = "\n".join([
         "# How far a model carries an unfinished drawing", "",

@@ -27,8 +27,10 @@ if TYPE_CHECKING:  # the engine itself is imported on the worker thread, on firs
 
 __all__ = ["LoadedModel", "load", "stroke3_at_origin", "SAMPLE_ATTEMPTS"]
 
-# prior samples drawn per "Random sample" (one batch, one call): the first the model finished wins
-SAMPLE_ATTEMPTS = 16
+# prior samples drawn per "Random sample" (one batch, one call): the first the model finished wins; at temperature 0.1
+# the shipped sheep ends 70% of single samples, the first finished of 4 95% of 40 seeds, of 8 or 16 all
+# (bench/results/continuation_length.md)
+SAMPLE_ATTEMPTS = 8
 
 
 def stroke3_at_origin(s3: np.ndarray) -> np.ndarray:
@@ -75,15 +77,17 @@ class LoadedModel:
         self, prefix: Sequence[Stroke], n: int, temperature: float, seed: int | None = None
     ) -> list[list[Stroke]]:
         """``n`` alternative ways to go on from the drawing ``prefix``; each is a list of new model strokes only.
-        Several attempts per suggestion are drawn in one batch and those the model ended itself come first
-        (``sketchgen.engine.selection``): at temperature 0.3 the shipped sheep loops on to its last point in 44% of
-        single continuations of 40% of a sheep, 14% of the chosen ones."""
-        from sketchgen.engine.selection import attempts_for, prefer_finished
+        Where the model's continuations may loop on to its last point, several attempts per suggestion are drawn
+        in one batch and those the model ended itself come first (``sketchgen.engine.selection``; the shipped sheep
+        at temperature 0.3: 9% of single continuations of 40% of a sheep run on, none of the chosen ones); a model
+        whose measured continuations all end draws one per suggestion."""
+        from sketchgen.engine.selection import continuation_attempts, prefer_finished
 
         if not prefix:
             raise SketchError("nothing drawn yet: draw a stroke first")
         s3 = stroke3_at_origin(strokes_to_stroke3(prefix))
-        results = self.model.continue_(s3, n=attempts_for(n), temperature=temperature, seed=seed,
+        attempts = continuation_attempts(n, self.card.raw.get("quality"), self.temperature_rule)
+        results = self.model.continue_(s3, n=attempts, temperature=temperature, seed=seed,
                                        temperature_rule=self.temperature_rule)
         results = prefer_finished(results, n, self.model.max_seq_len)
         end = prefix[-1].points[-1]
@@ -98,10 +102,9 @@ class LoadedModel:
 
     def sample(self, temperature: float, seed: int | None = None, attempts: int = SAMPLE_ATTEMPTS) -> np.ndarray:
         """One sample (z from the prior), centred on the origin. ``attempts`` latents are drawn in one batch (one
-        call) and the first sketch the model finished wins: at low temperatures an early model often never chooses
-        end-of-sketch and loops on until its last point (the 8700-step sheep at temperature 0.1: about 80% of
-        samples, most of them scribbled circles), and such a sketch is one the model never called done. Failing
-        that, the first non-empty one (:meth:`finished` tells which it is)."""
+        call) and the first sketch the model finished wins: a model sometimes never chooses end-of-sketch and loops on
+        until its last point, most often in scribbled circles, and such a sketch is one the model never called done.
+        Failing that, the first non-empty one (:meth:`finished` tells which it is)."""
         from sketchgen.engine.selection import prefer_finished
 
         results = self.model.sample(n=attempts, temperature=temperature, seed=seed,

@@ -4,7 +4,7 @@ reconstructions.
 Rerun after exporting a model and measuring it (`sketchgen-quality MODEL --data FILE` writes the quality table into
 model.json): `python -m export.gallery` (or `make models-doc`). Uses only the engine (ONNX Runtime, its default
 temperature rule) and the shared renderer, so what it shows is what the engine draws (the app's Random sample keeps
-the first of 16 that the model ended itself: sketchgen.engine.selection). Seeds are fixed: reruns give the same
+the first of 8 that the model ended itself: sketchgen.engine.selection). Seeds are fixed: reruns give the same
 pictures for the same model files.
 """
 from __future__ import annotations

@@ -34,3 +34,19 @@ def test_attempts_grow_with_the_request_up_to_a_cap() -> None:
     assert attempts_for(1) == 4 and attempts_for(4) == 16
     assert attempts_for(12) == MAX_ATTEMPTS
     assert attempts_for(40) == 40  # never fewer than asked for
+
+
+def test_continuation_attempts_follow_the_models_measured_continuations() -> None:
+    """Extra attempts only where the card's quality table saw continuations run on (or has no such table)."""
+    from sketchgen.engine.selection import continuation_attempts, continuations_run_on
+
+    def quality(never_end: tuple[float, float], rule: str = "js") -> dict:
+        return {"temperature_rule": rule, "continuations": {"by_fraction": {
+            "0.4": {"never_end": never_end[0]}, "0.7": {"never_end": never_end[1]}}}}
+
+    assert continuations_run_on(quality((0.05, 0.0))) and continuation_attempts(4, quality((0.05, 0.0))) == 16
+    assert not continuations_run_on(quality((0.0, 0.0))) and continuation_attempts(4, quality((0.0, 0.0))) == 4
+    assert continuations_run_on(quality((0.0, 0.0)), rule="paper")  # measured under another rule: no evidence
+    for unknown in (None, {}, {"temperature_rule": "js"}, {"temperature_rule": "js", "continuations": None},
+                    {"temperature_rule": "js", "continuations": {"by_fraction": {}}}, "garbage"):
+        assert continuations_run_on(unknown) and continuation_attempts(2, unknown) == 8
