@@ -30,8 +30,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.canvas_views import PAPER
 from desktop.document import SketchDocument, Stroke
-from desktop.geometry import Mapping, canvas_mapping, lines_bounds
+from desktop.geometry import canvas_mapping
 from desktop.painting import FIT_MARGIN, MODEL_INK, USER_INK, InkLine, inked, paint_lines
+from sketchgen.geometry import Mapping, lines_bounds
 from sketchgen.strokes import rdp
 
 __all__ = ["DrawingCanvas", "STROKE_RDP_EPSILON", "ABSURD_EXTENT", "MIN_ZOOM", "MAX_ZOOM"]

@@ -26,9 +26,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.document import Stroke
-from desktop.geometry import fit_mapping, lines_bounds
 from desktop.painting import FIT_MARGIN, InkGeometry, InkLine, inked, paint_lines, render_ink
 from sketchgen.errors import SketchError
+from sketchgen.geometry import fit_mapping, lines_bounds
 from sketchgen.strokes import validate_stroke3
 
 __all__ = [

@@ -15,7 +15,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 
 from desktop.document import MODEL, Stroke
-from desktop.geometry import Mapping, fit_mapping, lines_bounds
+from sketchgen.geometry import Mapping, fit_mapping, lines_bounds
 
 __all__ = [
     "USER_INK",

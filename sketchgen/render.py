@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .errors import SketchError
+from .geometry import fit_mapping, lines_bounds
 from .strokes import stroke3_to_polylines, validate_stroke3
 
 __all__ = ["sketch_svg", "sketch_png", "grid_png", "rasterize", "encode_png", "encode_gif"]
@@ -29,13 +30,6 @@ def _polylines(s3: object) -> list[np.ndarray]:
     """Absolute polylines of a sketch; an empty sketch (a model that drew nothing) gives none."""
     s = validate_stroke3(s3, allow_empty=True)
     return stroke3_to_polylines(s) if len(s) else []
-
-
-def _extent(lines: list[np.ndarray]) -> tuple[float, float, float, float]:
-    if not lines:
-        return 0.0, 0.0, 0.0, 0.0
-    pts = np.concatenate(lines)
-    return float(pts[:, 0].min()), float(pts[:, 0].max()), float(pts[:, 1].min()), float(pts[:, 1].max())
 
 
 def _num(v: float) -> str:
@@ -57,7 +51,7 @@ def sketch_svg(
     ``stroke_width`` is in output pixels either way. ``margin`` is a fraction of the longer side added around the bounds.
     """
     lines = _polylines(s3)
-    min_x, max_x, min_y, max_y = _extent(lines)
+    min_x, max_x, min_y, max_y = lines_bounds(lines) or (0.0, 0.0, 0.0, 0.0)
     longest = max(max_x - min_x, max_y - min_y, 1.0)
     if size is None:
         units_per_px = 1.0
@@ -91,13 +85,9 @@ def sketch_svg(
 
 
 def _fit(lines: list[np.ndarray], size: int, stroke_width: float, margin: float) -> list[np.ndarray]:
-    """Scale and centre the polylines into a ``size`` square, keeping the aspect ratio and a margin."""
-    min_x, max_x, min_y, max_y = _extent(lines)
-    room = size * (1.0 - 2.0 * margin) - stroke_width
-    longest = max(max_x - min_x, max_y - min_y)
-    scale = room / longest if longest > 0 else 1.0
-    cx, cy = (min_x + max_x) / 2.0, (min_y + max_y) / 2.0
-    return [(line - (cx, cy)) * scale + size / 2.0 for line in lines]
+    """Scale and centre the polylines into a ``size`` square, keeping the aspect ratio, a margin and the ink inside."""
+    mapping = fit_mapping(lines_bounds(lines), (0.0, 0.0, size, size), margin, inset=stroke_width)
+    return [mapping.to_screen(line) for line in lines]
 
 
 def _coverage(s3: object, size: int, stroke_width: float, margin: float) -> Image.Image:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from .errors import ConfigError, SketchError
+from .geometry import Bounds, lines_bounds
 
 __all__ = [
     "validate_stroke3",
@@ -154,10 +155,9 @@ def polylines_to_stroke3(lines: Iterable[object], origin: Sequence[float] = (0, 
     return out
 
 
-def bounds(s3: object) -> tuple[float, float, float, float]:
+def bounds(s3: object) -> Bounds:
     """``(min_x, max_x, min_y, max_y)`` of the absolute points (the origin itself is not a point)."""
-    pts = _absolute_points(validate_stroke3(s3))
-    return (float(pts[:, 0].min()), float(pts[:, 0].max()), float(pts[:, 1].min()), float(pts[:, 1].max()))
+    return lines_bounds([_absolute_points(validate_stroke3(s3))])
 
 
 def center(s3: object) -> np.ndarray:

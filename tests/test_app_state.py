@@ -7,12 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from desktop.document import MODEL, USER, SketchDocument, Stroke, strokes_from_stroke3
-from desktop.geometry import canvas_mapping, fit_mapping, truncate_lines
-from desktop.model_catalog import card_facts, card_license, default_model, discover_models, read_card, resolve_model
 from conftest import card_data
+from desktop.document import MODEL, USER, SketchDocument, Stroke, strokes_from_stroke3
+from desktop.geometry import canvas_mapping, truncate_lines
+from desktop.model_catalog import card_facts, card_license, default_model, discover_models, read_card, resolve_model
 from desktop.morph import MorphState
 from sketchgen.errors import ModelError, SketchError
+from sketchgen.geometry import fit_mapping
 
 
 def test_document_revisions_and_stroke3():
