@@ -99,10 +99,11 @@ def sketch_set(seed: int, count: int, max_len: int = 40) -> list[np.ndarray]:
 
 def batch5(sketches: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Normalised stroke-3 -> [B, max_len + 1, 5] with the start token, and lengths."""
+    from sketchgen.model_folder import START_TOKEN
     from sketchgen.strokes import stroke3_to_stroke5
 
     body = np.stack([stroke3_to_stroke5(s, max_len) for s in sketches])
-    start = np.tile(np.array([0, 0, 1, 0, 0], np.float32), (len(sketches), 1, 1))
+    start = np.tile(START_TOKEN, (len(sketches), 1, 1))
     return np.concatenate([start, body], axis=1), np.array([len(s) for s in sketches], np.int32)
 
 
@@ -172,3 +173,60 @@ def write_toy_npz(path: Path, seed: int = 0, counts: tuple[int, int, int] = (80,
               for split, n in zip(("train", "valid", "test"), counts)}
     save_npz(path, splits)
     return path
+
+
+def tiny_model_folder(out: Path, conditional: bool = True, seed: int = 0, int8: bool = True,
+                      scale_factor: float = 10.0, end_bias: float = -3.0) -> Path:
+    """A tiny model folder (the TINY sizes) from random weights of a realistic scale, built like an imported model:
+    the graphs from :mod:`sketchgen.graphs`, the card by :mod:`sketchgen.model_folder`; no TensorFlow.
+
+    ``end_bias`` is the end-of-sketch pen logit's bias (at -3 about one sketch in four ends before its 40th point).
+    With ``int8`` the folder also holds the int8 encoder and sampler, marked verified (as a good export marks them).
+    """
+    from sketchgen.graphs import (DecoderWeights, EncoderWeights, build_encoder, build_init, build_prime,
+                                  build_sampler, build_step)
+    from sketchgen.model_folder import (DECODER_INIT, DECODER_PRIME, DECODER_SAMPLE, DECODER_SAMPLE_INT8,
+                                        DECODER_STEP, ENCODER, ENCODER_INT8, build_card, file_entries, write_card)
+
+    rng = np.random.default_rng(seed)
+    hp = tiny_hparams(conditional=conditional, seed=seed)
+    h, he, m = hp.dec_rnn_size, hp.enc_rnn_size, hp.num_mixture
+    nz = hp.z_size if conditional else 0
+
+    def normal(scale: float, *shape: int) -> np.ndarray:
+        return rng.normal(0.0, scale, shape).astype(np.float32)
+
+    out_bias = normal(0.3, 6 * m + 3)
+    out_bias[2] = end_bias  # the pen logits come first: p1, p2, p3 (end of sketch)
+    out_bias[3 + 3 * m:3 + 5 * m] -= 1.5  # log sigma_x, log sigma_y: spreads of a trained model's size
+    decoder = DecoderWeights(kernel=normal(0.3, 5 + nz, 4 * h), recurrent_kernel=normal(0.25, h, 4 * h),
+                             bias=normal(0.1, 4 * h), ln_gamma=None, ln_beta=None, out_kernel=normal(0.3, h, 6 * m + 3),
+                             out_bias=out_bias, num_mixture=m, z_size=nz)
+    graphs = {DECODER_STEP: build_step(decoder, "fp32"), DECODER_PRIME: build_prime(decoder),
+              DECODER_SAMPLE: build_sampler(decoder, "fp32")}
+    if conditional:
+        encoder = EncoderWeights(kernels=(normal(0.3, 5, 4 * he), normal(0.3, 5, 4 * he)),
+                                 recurrent_kernels=(normal(0.25, he, 4 * he), normal(0.25, he, 4 * he)),
+                                 biases=(normal(0.1, 4 * he), normal(0.1, 4 * he)),
+                                 mu=(normal(0.07, 2 * he, nz), normal(0.1, nz)),
+                                 logvar=(normal(0.07, 2 * he, nz), normal(0.1, nz) - 1.0))
+        graphs[ENCODER] = build_encoder(encoder, "fp32")
+        graphs[DECODER_INIT] = build_init(h, normal(0.3, nz, 2 * h), normal(0.1, 2 * h))
+    else:
+        graphs[DECODER_INIT] = build_init(h)
+    precision: dict = {"default": "fp32", "int8": None}
+    if int8:
+        graphs[DECODER_SAMPLE_INT8] = build_sampler(decoder, "int8", scales="column")
+        files = [DECODER_SAMPLE_INT8]
+        if conditional:
+            graphs[ENCODER_INT8] = build_encoder(encoder, "int8")
+            files.insert(0, ENCODER_INT8)
+        precision = {"default": "int8", "int8": {"files": files, "verified": True, "scales": "column"}}
+    out.mkdir(parents=True)
+    for name, proto in graphs.items():
+        (out / name).write_bytes(proto.SerializeToString())
+    write_card(out, build_card(name=out.name, config=hp, scale_factor=scale_factor, max_seq_len=hp.max_seq_len,
+                               files=file_entries(out, sorted(graphs)), precision=precision,
+                               datasets=[{"name": "random weights", "license": None}],
+                               training={"steps_trained": 0, "note": "random weights: built for tests"}))
+    return out

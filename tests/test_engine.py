@@ -12,27 +12,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-onnx = pytest.importorskip("onnx")
+import onnx
 
-from conftest import TinySetup, tiny_hparams  # noqa: E402
-
-from sketchgen.engine import SketchModel, load_model  # noqa: E402
-from sketchgen.engine.sampling import classic_loop, draw_noise  # noqa: E402
-from sketchgen.model_folder import START_TOKEN  # noqa: E402
-from sketchgen.errors import ConfigError, ModelError, SketchError  # noqa: E402
+from conftest import sketch_set, tiny_model_folder
+from sketchgen.engine import SketchModel, load_model
+from sketchgen.engine.sampling import classic_loop, draw_noise
+from sketchgen.errors import ConfigError, ModelError, SketchError
+from sketchgen.model_folder import START_TOKEN
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def trained() -> TinySetup:
-    return TinySetup(seed=2)
+def pixels() -> list[np.ndarray]:
+    """Test sketches in pixels (real sheep where the shared data is, else random walks)."""
+    return sketch_set(5, 24)
 
 
 @pytest.fixture(scope="module")
-def folder(trained: TinySetup, tmp_path_factory) -> Path:
-    return trained.export(tmp_path_factory.mktemp("engine") / "tiny")
+def folder(pixels: list[np.ndarray], tmp_path_factory) -> Path:
+    from sketchgen.strokes import scale_factor
+
+    return tiny_model_folder(tmp_path_factory.mktemp("engine") / "tiny", seed=2, scale_factor=scale_factor(pixels))
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +43,8 @@ def model(folder: Path) -> SketchModel:
 
 @pytest.fixture(scope="module")
 def uncond_folder(tmp_path_factory) -> Path:
-    from export.onnx_export import export_model
-    from training.model import SketchRNN
-
-    return export_model(SketchRNN(tiny_hparams(conditional=False, seed=4)), tmp_path_factory.mktemp("u") / "u",
-                        scale_factor=12.0, int8=False)
+    return tiny_model_folder(tmp_path_factory.mktemp("u") / "u", conditional=False, seed=4, int8=False,
+                             scale_factor=12.0)
 
 
 def _same(a: list[np.ndarray], b: list[np.ndarray], atol: float = 1e-4) -> None:
@@ -64,7 +62,7 @@ def test_load_reports_provider_sampler_and_card(model: SketchModel, folder: Path
     assert model.sampler == "fused" and model.precision == "fp32"
     assert model.conditional and model.z_size == 8
     assert model.card.scale_factor == pytest.approx(model.scale_factor)
-    assert load_model(folder).precision == "int8"  # auto: the export verified int8 on the test sketches
+    assert load_model(folder).precision == "int8"  # auto: the card says int8 was verified
 
 
 def test_threads_go_to_the_heavy_graphs_only(folder: Path) -> None:
@@ -162,8 +160,8 @@ def test_card_listing_a_file_outside_the_folder(copy: Path) -> None:
 
 # -- calls -----------------------------------------------------------------------------------------------------------
 
-def test_encode(model: SketchModel, trained: TinySetup) -> None:
-    a, b = trained.test_pixels[0], trained.test_pixels[5]
+def test_encode(model: SketchModel, pixels: list[np.ndarray]) -> None:
+    a, b = pixels[0], pixels[5]
     both = model.encode([a, b])
     assert both.shape == (2, 8)
     np.testing.assert_allclose(both[0], model.encode(a)[0], atol=1e-5)  # padding does not change a code
@@ -173,16 +171,16 @@ def test_encode(model: SketchModel, trained: TinySetup) -> None:
     assert not np.allclose(drawn, both[0])
 
 
-def test_encode_applies_the_scale_factor(model: SketchModel, trained: TinySetup) -> None:
+def test_encode_applies_the_scale_factor(model: SketchModel, pixels: list[np.ndarray]) -> None:
     """Pixels in, normalised offsets to the graph: equal to feeding the graph the normalised sketch directly."""
     import onnxruntime as ort
 
-    from sketchgen.strokes import stroke3_to_stroke5
+    from sketchgen.strokes import normalize, stroke3_to_stroke5
 
     enc = ort.InferenceSession(str(model.path / "encoder.onnx"), providers=["CPUExecutionProvider"])
-    s5 = stroke3_to_stroke5(trained.test[0])[None]
+    s5 = stroke3_to_stroke5(normalize(pixels[0], model.scale_factor))[None]
     (mu,) = enc.run(["mu"], {"strokes": s5, "lengths": np.array([len(s5[0])], np.int32)})
-    np.testing.assert_allclose(model.encode(trained.test_pixels[0]), mu, atol=1e-5)
+    np.testing.assert_allclose(model.encode(pixels[0]), mu, atol=1e-5)
 
 
 def test_sample_is_reproducible_and_in_pixels(model: SketchModel) -> None:
@@ -196,18 +194,18 @@ def test_sample_is_reproducible_and_in_pixels(model: SketchModel) -> None:
     assert all(len(s) <= 7 for s in longest)
 
 
-def test_fused_sampler_reproduces_the_python_loop(folder: Path, model: SketchModel, trained: TinySetup) -> None:
+def test_fused_sampler_reproduces_the_python_loop(folder: Path, model: SketchModel, pixels: list[np.ndarray]) -> None:
     loop = load_model(folder, sampler="loop")
     assert loop.sampler == "loop"
     _same(model.sample(n=6, temperature=0.7, seed=5), loop.sample(n=6, temperature=0.7, seed=5))
-    prefix = trained.test_pixels[2][:9]
+    prefix = pixels[2][:9]
     _same(model.continue_(prefix, n=4, temperature=0.6, seed=8), loop.continue_(prefix, n=4, temperature=0.6, seed=8))
-    a, b = trained.test_pixels[3], trained.test_pixels[4]
+    a, b = pixels[3], pixels[4]
     _same(model.interpolate(a, b, n=5, seed=2), loop.interpolate(a, b, n=5, seed=2))
     int8 = load_model(folder, precision="int8")
     assert int8.precision == "int8"
     assert len(int8.sample(n=3, seed=1)) == 3
-    sketches = trained.test_pixels[:6]  # the int8 encoder (one DynamicQuantizeLSTM op) stays close to fp32
+    sketches = pixels[:6]  # the int8 encoder (one DynamicQuantizeLSTM op) stays close to fp32
     np.testing.assert_allclose(int8.encode(sketches), model.encode(sketches), atol=0.05)
 
 
@@ -272,22 +270,22 @@ def test_temperature_1e3_makes_the_greedy_choice(model: SketchModel) -> None:
     assert close.mean() >= 0.97
 
 
-def test_continue_returns_the_continuation_only(model: SketchModel, trained: TinySetup) -> None:
-    prefix = trained.test_pixels[1][:10]
+def test_continue_returns_the_continuation_only(model: SketchModel, pixels: list[np.ndarray]) -> None:
+    prefix = pixels[1][:10]
     outs = model.continue_(prefix, n=9, temperature=0.5, max_len=15, seed=3)
     assert len(outs) == 9 and all(len(o) <= 15 for o in outs)
     z = model.encode(prefix)
     _same(outs, model.continue_(prefix, z=z, n=9, temperature=0.5, max_len=15, seed=3))  # z defaults to encode()
     # a batch of prefixes of different lengths: each row is primed with its own prefix only
-    other = trained.test_pixels[6][:4]
+    other = pixels[6][:4]
     two = model.continue_([prefix, other], n=2, max_len=15, greedy=True)
     assert len(two) == 4
     _same(two[:2], model.continue_(prefix, n=2, max_len=15, greedy=True))
     _same(two[2:], model.continue_(other, n=2, max_len=15, greedy=True))
 
 
-def test_reconstruct_and_interpolate(model: SketchModel, trained: TinySetup) -> None:
-    a, b = trained.test_pixels[0], trained.test_pixels[1]
+def test_reconstruct_and_interpolate(model: SketchModel, pixels: list[np.ndarray]) -> None:
+    a, b = pixels[0], pixels[1]
     r = model.reconstruct(a, temperature=0.2, seed=1)
     assert r.ndim == 2 and r.shape[1] == 3
     frames = model.interpolate(a, b, n=10, method="slerp", temperature=0.1, seed=4)
@@ -355,9 +353,9 @@ def test_unconditional_model(uncond_folder: Path) -> None:
         load_model(uncond_folder, precision="int8")  # exported without int8: asked for, it is an error
 
 
-def test_concurrent_calls_from_threads(model: SketchModel, trained: TinySetup) -> None:
+def test_concurrent_calls_from_threads(model: SketchModel, pixels: list[np.ndarray]) -> None:
     jobs = [("sample", dict(n=3, seed=s)) for s in range(4)] + [
-        ("continue_", dict(prefix=trained.test_pixels[s][:6], n=2, seed=s)) for s in range(4)]
+        ("continue_", dict(prefix=pixels[s][:6], n=2, seed=s)) for s in range(4)]
     expected = [getattr(model, name)(**kw) for name, kw in jobs]
     results: list = [None] * len(jobs)
 

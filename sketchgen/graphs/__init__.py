@@ -9,15 +9,17 @@ official-model import builds a whole model folder from them, TensorFlow-free, so
 - :mod:`.hyper`: the sampling loop of a HyperLSTM decoder (``dec_model=hyper``, fp32).
 - :mod:`.prime`: the decoder teacher-forced over a prefix.
 - :mod:`.encoder`: the bidirectional encoder as one ``LSTM`` op.
+- :mod:`.init`: the decoder's first state, from z or zeros.
 """
 from sketchgen.graphs.builder import MS_DOMAIN
 from sketchgen.graphs.decoder import UNROLL, build_sampler, build_step
 from sketchgen.graphs.encoder import build_encoder
 from sketchgen.graphs.hyper import HyperDecoderWeights, build_hyper_sampler
+from sketchgen.graphs.init import build_init
 from sketchgen.graphs.layout import INT8_SCALES, DecoderWeights, EncoderWeights, noise_layout, quantize_int8
 from sketchgen.graphs.prime import build_prime
 from sketchgen.model_folder import HEAD_COLUMNS, OPSET, PRECISIONS
 
 __all__ = ["MS_DOMAIN", "OPSET", "UNROLL", "HEAD_COLUMNS", "INT8_SCALES", "PRECISIONS", "DecoderWeights",
            "EncoderWeights", "noise_layout", "quantize_int8", "build_sampler", "build_step", "build_prime",
-           "build_encoder", "HyperDecoderWeights", "build_hyper_sampler"]
+           "build_encoder", "HyperDecoderWeights", "build_hyper_sampler", "build_init"]
