@@ -1,4 +1,4 @@
-"""A sketch's bounding box and the mapping that fits it into a box: one rule for the core's pictures and the app's views.
+"""A sketch's bounding box and the mapping that fits it into a box: one rule for the core's pictures and the app.
 
 Pure numpy. A sketch of zero size (a dot, a straight line) is not blown up when fitted: its zero extent counts as one
 unit, so a dot stays a dot and a line keeps its length relative to the box.

@@ -28,8 +28,8 @@ from sketchgen.fileio import atomic_write, sha256_file
 __all__ = [
     "CARD_FILE", "ENCODER", "ENCODER_INT8", "DECODER_INIT", "DECODER_STEP", "DECODER_PRIME", "DECODER_SAMPLE",
     "DECODER_SAMPLE_INT8", "GRAPH_FILES", "MODELS_DIR", "START_TOKEN", "OPSET", "OPSET_RANGE", "PARITY_TOLERANCE",
-    "PRECISION_TOLERANCE_NATS", "PRECISIONS", "HEAD_COLUMNS", "head_rows", "DataSet", "FileEntry", "Precision", "ModelCard", "graph_contract", "required_files",
-    "is_model_folder", "shipped_models", "resolve_model", "build_card", "file_entries", "write_card",
+    "PRECISION_TOLERANCE_NATS", "PRECISIONS", "HEAD_COLUMNS", "head_rows", "DataSet", "FileEntry", "Precision",
+    "ModelCard", "graph_contract", "required_files", "is_model_folder", "shipped_models", "resolve_model", "build_card", "file_entries", "write_card",
 ]
 
 # -- the folder's files ----------------------------------------------------------------------------------------------
@@ -48,7 +48,7 @@ FORMAT_VERSION = 1
 MODELS_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"  # the models SketchGen ships
 
 # -- facts the graphs, the engine, training and the export share -----------------------------------------------------
-START_TOKEN = np.array([0.0, 0.0, 1.0, 0.0, 0.0], dtype=np.float32)  # stroke-5 row fed before the first point
+START_TOKEN = np.array([0.0, 0.0, 1.0, 0.0, 0.0], dtype=np.float32)  # the stroke-5 row fed before the first
 OPSET = 17                    # the graphs built from weights; tf2onnx converts Keras 3 at OPSET_RANGE
 OPSET_RANGE = (15, 18)
 PARITY_TOLERANCE = 1e-4       # ONNX against TensorFlow (and a warm start's weights), relative above magnitude 1
@@ -350,7 +350,8 @@ def file_entries(folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
     return {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size} for name in names}
 
 
-def build_card(*, name: str, config: HParams, scale_factor: float, max_seq_len: int, files: dict[str, dict[str, Any]],
+def build_card(*, name: str, config: HParams, scale_factor: float, max_seq_len: int,
+               files: dict[str, dict[str, Any]],
                datasets: list[dict[str, Any]] = (), training: dict[str, Any] | None = None,
                losses: dict[str, Any] | None = None, losses_source: str | None = None,
                export: dict[str, Any] | None = None, precision: dict[str, Any] | None = None,

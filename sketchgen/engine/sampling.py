@@ -83,8 +83,8 @@ class Noise:
 
 def _gumbel(rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
     """Standard Gumbel draws: numpy's own ``Generator.gumbel`` formula, -log(-log(1 - u)), on the same uniforms
-    (so a seed gives the same values), vectorised: 5-10x faster than the element-by-element C loop of
-    ``rng.gumbel``, which cost ~1.3 ms for the noise of nine 250-step continuations."""
+    (so a seed gives the same values), vectorised: several times faster than the element-by-element C loop of
+    ``rng.gumbel``."""
     u = rng.random(size)
     np.subtract(1.0, u, out=u)
     np.maximum(u, np.finfo(np.float64).tiny, out=u)  # u == 1 (p = 2^-53): numpy redraws; here a finite extreme

@@ -1,11 +1,11 @@
 """ONNX graphs built straight from the decoder's weights: the fused sampling loop, the prefix primer and a
 single decoder step in the same arithmetic (fp32 or int8).
 
-Why: one ONNX Runtime call costs ~25 us and one decoder step ~20-60 us, so a 250-step sketch drawn by a Python
-loop over ``decoder_step.onnx`` spends most of its time crossing into ONNX Runtime. ``decoder_sample.onnx`` runs
-the whole loop (LSTM step, mixture head, sampling, end-of-sketch test) inside one ONNX ``Loop``. Inside it, every
-op costs ~0.3-1 us of ONNX Runtime overhead besides its arithmetic, so the step is built from as few ops as the
-arithmetic allows (26 per step, one matrix product; see :func:`build_sampler`).
+Why: one ONNX Runtime call costs about as much as a whole decoder step, so a sketch drawn by a Python loop over
+``decoder_step.onnx`` spends most of its time crossing into ONNX Runtime. ``decoder_sample.onnx`` runs the whole
+loop (LSTM step, mixture head, sampling, end-of-sketch test) inside one ONNX ``Loop``. Inside it every op carries
+ONNX Runtime overhead besides its arithmetic, so the step is built from as few ops as the arithmetic allows (one
+matrix product; see :func:`build_sampler`; timings in bench/results/).
 
 Sampling uses noise drawn by the caller, so it is seeded and exactly reproducible, and a plain Python loop over
 the step graph with the same noise gives the same sketch:
@@ -32,10 +32,8 @@ int8: the one weight matrix read every step (recurrent kernel and output head si
 scale for the whole matrix (ONNX Runtime's fast ``QGemm`` path) or, where the export's test-set L_R check asks
 for it, one scale per output column; h, always in (-1, 1), is quantised with a fixed scale (1/127). The third
 layout, "gates", keeps the output head in fp32 on float h and makes only the recurrent kernel int8 (one scale per
-column): the head's rounding (mu, log sigma) is what shows in L_R, the gates' hardly does (measured on
-sheep_uncond at 5400 steps: int8 gates -0.001 nats per column, -0.006 with one scale; int8 head +0.013 per
-column, +0.25 with one scale; h's 1/127 rounding in the head alone +0.012; on sheep at 6000 steps int8 gates
-+0.001 per column but +0.010 with one scale). Everything else stays fp32.
+column): the head's rounding (mu, log sigma) is what shows in L_R, the gates' hardly does (each shipped card's
+``precision.int8.tried`` records what every layout cost). Everything else stays fp32.
 """
 from __future__ import annotations
 
