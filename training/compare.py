@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sketchgen.config import HParams
 from sketchgen.errors import ConfigError
-from training.checkpoint import CONFIG_FILE, METRICS_FILE, read_json, read_metrics
+from training.checkpoint import CONFIG_FILE, METRICS_FILE, read_metrics
 
 
 def latent_nats_per_step(l_kl: object, z_size: object, max_seq_len: object) -> float | None:
@@ -46,7 +47,8 @@ def compare_runs(runs: list[Path]) -> str:
         raise ConfigError("compare needs at least two run folders")
     names = [r.name for r in runs]
     evals = [read_evaluations(r) for r in runs]
-    conditional = [bool(read_json(r / CONFIG_FILE).get("conditional", True)) for r in runs]
+    configs = [HParams.load(r / CONFIG_FILE) for r in runs]
+    conditional = [c.conditional for c in configs]
     steps = sorted(set.intersection(*(set(e) for e in evals)))
     if not steps:
         raise ConfigError(f"no step was evaluated in every run ({', '.join(names)})")
@@ -56,8 +58,7 @@ def compare_runs(runs: list[Path]) -> str:
     head = ["step"] + [f"`{n}` valid L_R / L_KL" for n in names] + [f"`{n}` test L_R" for n in names]
     if pair:
         head += ["valid gap (uncond. - cond.)", "test gap (uncond. - cond.)", "z's nats per step (L_KL N_z / N_max)"]
-        cond_config = read_json(runs[pair[0]] / CONFIG_FILE)
-        z_size, max_seq_len = cond_config.get("z_size"), cond_config.get("max_seq_len")
+        z_size, max_seq_len = configs[pair[0]].z_size, configs[pair[0]].max_seq_len
     lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     for step in steps:
         rows = [e[step] for e in evals]
