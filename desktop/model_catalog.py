@@ -49,7 +49,8 @@ def _folders_in(root: Path) -> list[Path]:
     return list(shipped_models(root).values())
 
 
-def discover_models(user_folders: Iterable[str | os.PathLike[str]] = (), shipped_dir: Path | None = None) -> list[ModelEntry]:
+def discover_models(user_folders: Iterable[str | os.PathLike[str]] = (),
+                    shipped_dir: Path | None = None) -> list[ModelEntry]:
     """Shipped models first (sorted by name), then the user's folders in the order they were added, no duplicates."""
     entries: list[ModelEntry] = []
     seen: set[Path] = set()

@@ -12,9 +12,9 @@ from sketchgen.model_folder import OPSET, OPSET_RANGE, PARITY_TOLERANCE, ModelCa
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="sketchgen-export",
-        description=f"Export a sketchgen-train experiment to a model folder of ONNX graphs (encoder.onnx, "
+        description="Export a sketchgen-train experiment to a model folder of ONNX graphs (encoder.onnx, "
                     "decoder_init.onnx, decoder_step.onnx, the fused samplers, model.json). Every graph is checked "
-                    "against TensorFlow (max abs error <= {PARITY_TOLERANCE:g}) before anything is written.")
+                    f"against TensorFlow (max abs error <= {PARITY_TOLERANCE:g}) before anything is written.")
     parser.add_argument("experiment", help="experiment folder written by sketchgen-train (or one checkpoint folder), "
                                            "or a model folder to export again with this exporter")
     parser.add_argument("--out", required=True, help="model folder to write, e.g. assets/models/sheep")

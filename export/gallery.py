@@ -130,8 +130,8 @@ def latent_comparison(cards: dict[str, ModelCard]) -> str:
         "Test-set L_R of each conditional model beside the decoder-only model trained on the same data (lower is "
         "better; the gap is the unconditional L_R minus the conditional one), with the conditional model's L_KL "
         "against KL_min (above it: the encoder's z carries information, no posterior collapse).", "",
-        "| conditional | unconditional | test L_R (cond.) | test L_R (uncond.) | gap (nats) | test L_KL (cond.) | KL_min "
-        "| z's nats per step | cond. bound on -log p(x) per step |",
+        "| conditional | unconditional | test L_R (cond.) | test L_R (uncond.) | gap (nats) | test L_KL (cond.) "
+        "| KL_min | z's nats per step | cond. bound on -log p(x) per step |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|", *rows, "",
         "What z can buy is bounded: L_KL is a mean over z's N_z dimensions and L_R a mean over the N_max steps, so z "
         "carries L_KL N_z / N_max nats per step ('z's nats per step'). By the evidence lower bound the conditional "

@@ -29,7 +29,8 @@ __all__ = [
     "CARD_FILE", "ENCODER", "ENCODER_INT8", "DECODER_INIT", "DECODER_STEP", "DECODER_PRIME", "DECODER_SAMPLE",
     "DECODER_SAMPLE_INT8", "GRAPH_FILES", "MODELS_DIR", "START_TOKEN", "OPSET", "OPSET_RANGE", "PARITY_TOLERANCE",
     "PRECISION_TOLERANCE_NATS", "PRECISIONS", "HEAD_COLUMNS", "head_rows", "DataSet", "FileEntry", "Precision",
-    "ModelCard", "graph_contract", "required_files", "is_model_folder", "shipped_models", "resolve_model", "build_card", "file_entries", "write_card",
+    "ModelCard", "graph_contract", "required_files", "is_model_folder", "shipped_models", "resolve_model",
+    "build_card", "file_entries", "write_card",
 ]
 
 # -- the folder's files ----------------------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ def sketch_svg(
     """An SVG document with one ``<path>`` (M/L commands) per stroke and a viewBox fitted to the sketch.
 
     ``size`` (pixels) sets the longer side of the whole image; ``None`` keeps the sketch's own units.
-    ``stroke_width`` is in output pixels either way. ``margin`` is a fraction of the longer side added around the bounds.
+    ``stroke_width`` is in output pixels either way. ``margin`` is a fraction of the longer side added around the
+    bounds.
     """
     lines = _polylines(s3)
     min_x, max_x, min_y, max_y = lines_bounds(lines) or (0.0, 0.0, 0.0, 0.0)

@@ -132,7 +132,8 @@ def test_wrong_input_names(copy: Path) -> None:
     for node in proto.graph.node:
         node.input[:] = ["x_renamed" if i == old else i for i in node.input]
     onnx.save(proto, str(copy / "decoder_step.onnx"))
-    _rewrite_card(copy, lambda c: c["files"]["decoder_step.onnx"].update(sha256=sha256_file(copy / "decoder_step.onnx")))
+    step_sha = sha256_file(copy / "decoder_step.onnx")
+    _rewrite_card(copy, lambda c: c["files"]["decoder_step.onnx"].update(sha256=step_sha))
     with pytest.raises(ModelError, match=r"decoder_step\.onnx: has inputs .*x_renamed"):
         load_model(copy)
 

@@ -70,7 +70,7 @@ class InitialModel:
 def _initializers(path: Path) -> dict[str, np.ndarray]:
     try:
         model = onnx.load(str(path))
-    except Exception as exc:  # noqa: BLE001 - onnx raises several types for a damaged file
+    except Exception as exc:  # onnx raises several types for a damaged file
         raise ModelError(path, f"cannot be read as ONNX ({exc})") from None
     return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
 
