@@ -1,10 +1,14 @@
 """Learning curves of several decoder cells at equal CPU time: which cell learns more per CPU second on this machine.
 
     python bench/learning_curve.py [--cpu-minutes 15] [--eval-every 20] [--runs NAME=HPARAMS ...]
+                                   [--wall-minutes M] [--pin]
 
 Each run is ``sketchgen-train`` on aaron_sheep (``../shared/data``) in its own process, all started together, each
-pinned to one core (``taskset``) under ``nice -n 19`` with one TensorFlow thread, and stopped when the process has
-used ``--cpu-minutes`` of CPU time (user + system, read from /proc). CPU time, not wall time, is what is matched:
+under ``nice -n 19`` with one TensorFlow thread (``--pin``: each pinned to its own core with ``taskset``), and
+stopped when the process has used ``--cpu-minutes`` of CPU time (user + system, read from /proc), or when
+``--wall-minutes`` have passed (then the table compares the evaluations at the CPU time each run had reached).
+Run it from a copy of the code that nothing edits meanwhile: TensorFlow reads a function's source again when it
+traces it (the evaluation's first call), so a file changed under a running run can break it. CPU time, not wall time, is what is matched:
 the machine is shared, so the runs get unequal shares of it, but each gets the same amount of computation.
 The validation L_R and L_KL of every evaluation are printed against the CPU time the run had used when it wrote
 them (metrics.jsonl is polled), and the table goes to bench/results/learning_curve.md.
@@ -40,10 +44,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cpu-minutes", type=float, default=15.0)
     p.add_argument("--eval-every", type=int, default=20)
     p.add_argument("--runs", nargs="+", default=DEFAULT_RUNS, metavar="NAME=HPARAMS")
+    p.add_argument("--wall-minutes", type=float, default=None, help="stop every run after this wall time")
+    p.add_argument("--pin", action="store_true", help="pin each run to its own core (taskset)")
+    p.add_argument("--data-dir", type=Path, default=DATA, help="folder of aaron_sheep.npz")
     p.add_argument("--keep", type=Path, default=None, help="keep the experiment folders here")
     args = p.parse_args(argv)
-    if not (DATA / "aaron_sheep.npz").is_file():
-        sys.exit(f"{DATA / 'aaron_sheep.npz'} is missing: this benchmark needs the real data")
+    if not (args.data_dir / "aaron_sheep.npz").is_file():
+        sys.exit(f"{args.data_dir / 'aaron_sheep.npz'} is missing: this benchmark needs the real data")
     root = Path(tempfile.mkdtemp(prefix="learning_curve-")) if args.keep is None else args.keep
     root.mkdir(parents=True, exist_ok=True)
     budget = args.cpu_minutes * 60
@@ -52,8 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     for k, spec in enumerate(args.runs):
         name, hparams = spec.split("=", 1)
         folder = root / name
-        command = ["nice", "-n", "19", "taskset", "-c", str(cores[k % len(cores)]), sys.executable, "-m", "training",
-                   "--data", "aaron_sheep", "--data-dir", str(DATA), "--experiment-dir", str(folder),
+        pin = ["taskset", "-c", str(cores[k % len(cores)])] if args.pin else []
+        command = ["nice", "-n", "19", *pin, sys.executable, "-m", "training",
+                   "--data", "aaron_sheep", "--data-dir", str(args.data_dir), "--experiment-dir", str(folder),
                    "--hparams", f"{hparams},eval_every={args.eval_every},save_every=100000", "--steps", "100000",
                    "--no-tensorboard", "--quiet"]
         env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", "TF_NUM_INTRAOP_THREADS": "1",
@@ -81,7 +89,8 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"{name}: step {record['step']} CPU {r['cpu'] / 60:.1f} min valid L_R "
                           f"{record['valid_r_loss']:.4f} L_KL {record['valid_kl_loss']:.4f}", flush=True)
             r["seen"] = len(lines)
-            if r["cpu"] >= budget:
+            late = args.wall_minutes is not None and time.time() - started > args.wall_minutes * 60
+            if r["cpu"] >= budget or late:
                 r["proc"].terminate()
         time.sleep(2)
     table = report(runs, args, started)
@@ -95,10 +104,13 @@ def main(argv: list[str] | None = None) -> None:
 def report(runs: dict, args: argparse.Namespace, started: float) -> str:
     lines = [f"# Learning curves at equal CPU time ({args.cpu_minutes:g} CPU minutes per run)", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other work; "
-             f"each run on one core, nice 19, one TensorFlow thread; wall time of the whole run "
+             f"each run one TensorFlow thread, nice 19{', pinned to its own core' if args.pin else ''}; "
+             f"wall time of the whole run "
              f"{(time.time() - started) / 60:.0f} min.", "",
              f"Command: `python bench/learning_curve.py --cpu-minutes {args.cpu_minutes:g} "
-             f"--eval-every {args.eval_every} --runs {' '.join(args.runs)}`", "",
+             f"--eval-every {args.eval_every}"
+             f"{f' --wall-minutes {args.wall_minutes:g}' if args.wall_minutes else ''}{' --pin' if args.pin else ''} "
+             f"--runs {' '.join(args.runs)}`", "",
              "Validation set of aaron_sheep (300 sketches), evaluated every "
              f"{args.eval_every} steps; the default config (batch 100, decoder 512, encoder 256, z 128) "
              "with the run's overrides.", ""]
@@ -117,7 +129,7 @@ def report(runs: dict, args: argparse.Namespace, started: float) -> str:
         last = r["evals"][-1] if r["evals"] else None
         what = (f"step {last['step']} at {last['cpu_min']:.1f} CPU min: valid L_R {last['L_R']:.4f}, "
                 f"L_KL {last['L_KL']:.4f}" if last else "no evaluation")
-        lines.append(f"- {name} (`{r['hparams']}`): last evaluation {what}")
+        lines.append(f"- {name} (`{r['hparams']}`): last evaluation {what}; stopped at {r['cpu'] / 60:.1f} CPU min")
     return "\n".join(lines) + "\n"
 
 
