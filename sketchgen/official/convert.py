@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
 
 from sketchgen.config import HParams
 from sketchgen.engine import runtime
@@ -31,10 +30,10 @@ from sketchgen.engine.sampling import draw_noise, reference_loop
 from sketchgen.errors import ConfigError, DataFileError, ModelError, SketchGenError
 from sketchgen.fileio import atomic_dir, check_writable_folder
 from sketchgen.graphs import DecoderWeights, build_encoder, build_prime, build_sampler, build_step
+from sketchgen.graphs import build_init as build_init_graph
 from sketchgen.model_folder import (CARD_FILE, DECODER_INIT, DECODER_PRIME, DECODER_SAMPLE, DECODER_SAMPLE_INT8,
                                     DECODER_STEP, ENCODER, OPSET, START_TOKEN, build_card, file_entries,
                                     graph_contract, write_card)
-from sketchgen.graphs.builder import FLOAT, Builder, make_model, vi
 from sketchgen.official.jsformat import JSModel, read_js_model
 from sketchgen.official.reference import JSReference, softmax
 
@@ -62,24 +61,7 @@ class ImportCheckError(SketchGenError):
 
 def build_init(model: JSModel) -> onnx.ModelProto:
     """decoder_init.onnx: ``batch`` -> zeros [batch, H] for a decoder-only model, ``z`` -> tanh(z W + b) for a vae."""
-    h_units = model.units
-    inits: list[onnx.TensorProto] = []
-    b = Builder(inits, "")
-    if model.conditional:
-        kernel, bias = model.init_weights()
-        state = b.op1("Tanh", [b.op1("Gemm", ["z", b.const("init_w", kernel), b.const("init_b", bias)])])
-        b.op("Split", [state, b.const("halves", np.array([h_units, h_units], np.int64))], ["h", "c"], axis=1)
-        inputs = [vi("z", FLOAT, ["B", model.z_size])]
-    else:
-        shape = b.op1("Concat", [b.op1("Unsqueeze", ["batch", b.const("ax0", np.array([0], np.int64))]),
-                                 b.const("units", np.array([h_units], np.int64))], axis=0)
-        zeros = b.op1("ConstantOfShape", [shape], value=helper.make_tensor("zero", FLOAT, [1], [0.0]))
-        b.op1("Identity", [zeros], output="h")
-        b.op1("Identity", [zeros], output="c")
-        inputs = [vi("batch", TensorProto.INT64, [])]
-    graph = helper.make_graph(b.nodes, "decoder_init", inputs,
-                              [vi("h", FLOAT, ["B", h_units]), vi("c", FLOAT, ["B", h_units])], inits)
-    return make_model(graph, "sketch-rnn initial decoder state (official model)")
+    return build_init_graph(model.units, *model.init_weights()) if model.conditional else build_init_graph(model.units)
 
 
 def config_for(model: JSModel) -> HParams:
