@@ -7,9 +7,9 @@ Each run is ``sketchgen-train`` on aaron_sheep (``../shared/data``) in its own p
 under ``nice -n 19`` with one TensorFlow thread (``--pin``: each pinned to its own core with ``taskset``), and
 stopped when the process has used ``--cpu-minutes`` of CPU time (user + system, read from /proc), or when
 ``--wall-minutes`` have passed (then the table compares the evaluations at the CPU time each run had reached).
-Run it from a copy of the code that nothing edits meanwhile: TensorFlow reads a function's source again when it
-traces it (the evaluation's first call), so a file changed under a running run can break it. CPU time, not wall time, is what is matched:
-the machine is shared, so the runs get unequal shares of it, but each gets the same amount of computation.
+CPU time, not wall time, is what is matched: the machine is shared, so the runs get unequal shares of it, but each
+gets the same amount of computation. Run it from a copy of the code that nothing edits meanwhile: TensorFlow reads a
+function's source again when it traces it (the evaluation's first call), so a file changed under a run can break it.
 The validation L_R and L_KL of every evaluation are printed against the CPU time the run had used when it wrote
 them (metrics.jsonl is polled), and the table goes to bench/results/learning_curve.md.
 """

@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from conftest import TinySetup  # noqa: E402
+from conftest import TinySetup
 
-from sketchgen import model_folder as runtime  # noqa: E402
-from sketchgen.engine import load_model  # noqa: E402
-from sketchgen.errors import ModelError  # noqa: E402
+from sketchgen import model_folder as runtime
+from sketchgen.engine import load_model
+from sketchgen.errors import ModelError
 
 HYPER = dict(dec_model="hyper", hyper_num_units=8, hyper_embedding_size=4)
 

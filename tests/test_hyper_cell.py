@@ -15,7 +15,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 
-from training.cells import HyperSizes, SketchHyperLSTMCell, SketchLSTM  # noqa: E402
+from training.cells import HyperSizes, SketchHyperLSTMCell, SketchLSTM
 
 H, NH, E, D, B = 12, 8, 4, 7, 3
 OFFICIAL_GATES = ("i", "j", "f", "o")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import REPO_ROOT
-from test_training_loop import TINY, data  # noqa: F401  (the module's data fixture)
+from test_training_loop import TINY, data  # noqa: F401  (data: the module's fixture)
 
 from sketchgen.errors import ConfigError
 from training import checkpoint as ckpt
@@ -26,7 +26,7 @@ def hyper(**overrides) -> HParams:
     return HParams(**{**HYPER, **overrides})
 
 
-def trainer(hp: HParams, data: SketchData, folder: Path) -> Trainer:  # noqa: F811
+def trainer(hp: HParams, data: SketchData, folder: Path) -> Trainer:
     tf.keras.utils.set_random_seed(hp.seed)
     return Trainer(hp, data, folder, TrainOptions(progress=False, log_every=1))
 
@@ -54,7 +54,7 @@ def test_the_cli_refuses_bad_hyper_sizes_before_training(tmp_path: Path) -> None
     assert "Traceback" not in proc.stderr and not (tmp_path / "run").exists()
 
 
-def test_a_hyper_decoder_learns_and_resumes_exactly(data: SketchData, tmp_path: Path) -> None:  # noqa: F811
+def test_a_hyper_decoder_learns_and_resumes_exactly(data: SketchData, tmp_path: Path) -> None:
     hp = hyper(hyper_use_recurrent_dropout=True)  # main and hyper masks both drawn
     straight = trainer(hp, data, tmp_path / "straight")
     last = straight.train(12)
@@ -136,7 +136,7 @@ def test_one_jax_update_of_a_hyper_decoder_equals_the_tensorflow_update(tmp_path
     assert any("hyper_kernel" in v.path for v in t.model.trainable_variables)
 
 
-def test_tensorboard_names_the_cell(data: SketchData, tmp_path: Path) -> None:  # noqa: F811
+def test_tensorboard_names_the_cell(data: SketchData, tmp_path: Path) -> None:
     from test_training_tensorboard import read_events
 
     from training.tensorboard import LOG_DIR, MODEL_TAG, tensorboard_hooks

@@ -1,6 +1,7 @@
 """TensorBoard logs of a training run (``experiment_dir/tensorboard/``), written by TrainingHooks.
 
-- ``ScalarLogger``: the model's cell as text when training starts; every ``every`` steps the training losses (L_R with its offset and pen parts, L_KL, the total),
+- ``ScalarLogger``: the model's cell as text when training starts; every ``every`` steps the training losses
+  (L_R with its offset and pen parts, L_KL, the total),
   the learning rate, the KL weight, the padded length and the speed; at each evaluation the validation (and, for a
   new best model, test) numbers.
 - ``SampleImageLogger``: at each evaluation one image: a row of validation sketches, their reconstructions
