@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -230,3 +237,159 @@ def tiny_model_folder(out: Path, conditional: bool = True, seed: int = 0, int8: 
                                datasets=[{"name": "random weights", "license": None}],
                                training={"steps_trained": 0, "note": "random weights: built for tests"}))
     return out
+
+
+TRAINING_TINY = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=20, max_seq_len=60,
+                     save_every=5, eval_every=5)
+
+
+def toy_sketch_data(tmp_path_factory: pytest.TempPathFactory):
+    """The training loop's data: 200 / 30 / 30 random-walk sketches of up to 40 points, N_max 60."""
+    from training.dataset import load_sketch_data
+
+    path = write_toy_npz(tmp_path_factory.mktemp("data") / "toy.npz", 0, (200, 30, 30), max_points=40, n_strokes=3)
+    return load_sketch_data([str(path)], None, max_seq_len=60)
+
+
+# -- training runs in subprocesses (replicas and the JAX backend must be set up before TensorFlow or Keras starts) ----
+
+JAX_PYTHON = os.environ.get("SKETCHGEN_JAX_PYTHON") or (sys.executable if importlib.util.find_spec("jax") else None)
+
+MIRRORED_HPARAMS = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=20, max_seq_len=60,
+                        save_every=3, eval_every=3)
+# one, then two MirroredStrategy replicas (two logical CPUs) train each variant: argv data file, hparams, variants
+MIRRORED_SCRIPT = r"""
+import json, sys, tempfile
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from sketchgen.config import HParams
+from training.dataset import load_sketch_data
+from training.trainer import TrainOptions, Trainer
+from sketchgen.errors import ConfigError
+
+data = load_sketch_data([sys.argv[1]], None, 60)
+result = {}
+for variant, overrides in json.loads(sys.argv[3]).items():
+    hp = HParams(**{**json.loads(sys.argv[2]), **overrides})
+    for name, strategy in (("one", None), ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+        trainer = Trainer(hp, data, tempfile.mkdtemp(), TrainOptions(progress=False), strategy=strategy)
+        losses = []
+        for _ in range(10):
+            batch = trainer.batcher.next_batch()
+            losses.append(trainer.train_step(batch.strokes, batch.lengths))
+        result[f"{name}_{variant}"] = {"replicas": trainer.replicas, "steps": losses,
+                                      "weights": [v.numpy().tolist() for v in trainer.model.trainable_variables]}
+try:
+    Trainer(HParams(**{**json.loads(sys.argv[2]), "batch_size": 21}), data, tempfile.mkdtemp(),
+            strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    result["odd_batch"] = "accepted"
+except ConfigError as exc:
+    result["odd_batch"] = str(exc)
+print("RESULT " + json.dumps(result))
+"""
+
+JAX_HP = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=12, max_seq_len=40,
+              learning_rate=0.01, use_recurrent_dropout=False)
+JAX_NARROW_LOGVAR = -60.0  # sigma = e^-30: z is mu to float32 precision, whatever noise either backend draws
+JAX_METRICS = ("loss", "r_loss", "offset_loss", "pen_loss", "kl_loss", "kl_weight", "lr")
+# one JaxTrainStep update from saved weights and batch: argv hparams, case.npz, weights out, further steps
+JAX_SCRIPT = r"""
+import json, os, sys
+os.environ["KERAS_BACKEND"] = "jax"
+import numpy as np, keras
+from sketchgen.config import HParams
+from training.jax_step import JaxTrainStep
+from training.model import SketchRNN
+
+hp = HParams(**json.loads(sys.argv[1]))
+arrays = np.load(sys.argv[2])
+model = SketchRNN(hp)
+for i, v in enumerate(model.trainable_variables):
+    v.assign(arrays[f"w{i}"])
+step = JaxTrainStep(model, hp)
+first = step(arrays["strokes"], arrays["lengths"])
+np.savez(sys.argv[3], **{f"w{i}": np.asarray(v.value) for i, v in enumerate(model.trainable_variables)})
+losses = [first["loss"]] + [step(arrays["strokes"], arrays["lengths"])["loss"] for _ in range(int(sys.argv[4]))]
+print("RESULT " + json.dumps({"backend": keras.backend.backend(), "first": first, "losses": losses}))
+"""
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment of a training subprocess: this checkout first on the path, TensorFlow quiet."""
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+
+
+def script_result(output: str) -> dict:
+    """The JSON a subprocess printed on its last ``RESULT `` line."""
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    assert lines, output[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def read_events(log_dir: Path) -> dict[str, list[tuple[int, object]]]:
+    """tag -> [(step, value)]: floats for scalars, the PNG bytes for images (read back as TensorBoard does)."""
+    import tensorflow as tf
+
+    found: dict[str, list] = collections.defaultdict(list)
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                array = tf.make_ndarray(value.tensor)
+                plugin = value.metadata.plugin_data.plugin_name
+                found[value.tag].append((event.step, float(array) if plugin == "scalars" else array))
+    return found
+
+
+# -- the app in a real process ------------------------------------------------------------------------------------
+
+def run_app(script: str, home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``script`` (dedented) in a fresh headless Python with ``home`` as $SKETCHGEN_HOME and ``args`` as argv."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", SKETCHGEN_HOME=str(home), PYTHONPATH=str(REPO_ROOT))
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+# the app started by its own main(): prints a JSON report once its window painted and the model loaded
+APP_PROBE = """
+    import time
+    t0 = time.perf_counter()
+    import json, sys
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv[:1])
+    report = {}
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint and type(obj).__name__ == "MainWindow" and "paint_s" not in report:
+                report["paint_s"] = time.perf_counter() - t0
+                QTimer.singleShot(300, finish)  # let start-up (autosave, FILE, model discovery) run
+            return False
+
+    def finish():
+        window = next(w for w in app.topLevelWidgets() if type(w).__name__ == "MainWindow")
+        if window.models.loading is not None and time.perf_counter() - t0 < 30:
+            QTimer.singleShot(50, finish)  # the model loads on the worker thread: wait for it
+            return
+        report["model"] = window.model.name if window.model is not None else None
+        report["strokes"] = len(window.document)
+        report["title"] = window.windowTitle()
+        report["tensorflow"] = "tensorflow" in sys.modules
+        report["status"] = window.statusBar().currentMessage() + " | " + window.model_label.text()
+        report["errors"] = [window.last_error_box.text()] if window.last_error_box else []
+        report["suggestions"] = window.draw_view.panel.status.text()
+        report["cells_shown"] = window.draw_view.panel.grid.isVisibleTo(window)
+        print(json.dumps(report))
+        window.close()
+        app.quit()
+
+    probe = FirstPaint()
+    app.installEventFilter(probe)
+    from desktop.app import main
+    sys.exit(main(sys.argv[1:]))
+"""

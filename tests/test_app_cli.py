@@ -3,70 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import APP_PROBE, run_app
 
-from desktop._testsupport import REPO_ROOT
 from desktop.app import build_parser
 from desktop.model_catalog import SHIPPED_MODELS_DIR
 from desktop.sketch_io import write_sketch_file
 
 FIRST_PAINT_BUDGET_S = 1.5  # the target; CI machines are shared, so the test allows twice that
-
-
-def _run(script: str, home, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", SKETCHGEN_HOME=str(home), PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script), *args],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-    )
-
-
-PROBE = """
-    import time
-    t0 = time.perf_counter()
-    import json, sys
-    from PySide6.QtCore import QEvent, QObject, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication(sys.argv[:1])
-    report = {}
-
-    class FirstPaint(QObject):
-        def eventFilter(self, obj, event):
-            if event.type() == QEvent.Type.Paint and type(obj).__name__ == "MainWindow" and "paint_s" not in report:
-                report["paint_s"] = time.perf_counter() - t0
-                QTimer.singleShot(300, finish)  # let start-up (autosave, FILE, model discovery) run
-            return False
-
-    def finish():
-        window = next(w for w in app.topLevelWidgets() if type(w).__name__ == "MainWindow")
-        if window.models.loading is not None and time.perf_counter() - t0 < 30:
-            QTimer.singleShot(50, finish)  # the model loads on the worker thread: wait for it
-            return
-        report["model"] = window.model.name if window.model is not None else None
-        report["strokes"] = len(window.document)
-        report["title"] = window.windowTitle()
-        report["tensorflow"] = "tensorflow" in sys.modules
-        report["status"] = window.statusBar().currentMessage() + " | " + window.model_label.text()
-        report["errors"] = [window.last_error_box.text()] if window.last_error_box else []
-        report["suggestions"] = window.draw_view.panel.status.text()
-        report["cells_shown"] = window.draw_view.panel.grid.isVisibleTo(window)
-        print(json.dumps(report))
-        window.close()
-        app.quit()
-
-    probe = FirstPaint()
-    app.installEventFilter(probe)
-    from desktop.app import main
-    sys.exit(main(sys.argv[1:]))
-"""
 
 
 def test_parser():
@@ -76,14 +23,15 @@ def test_parser():
 
 
 def test_python_m_desktop_help(tmp_path):
-    result = _run("import runpy, sys; sys.argv = ['sketchgen', '--help']; runpy.run_module('desktop', run_name='__main__')", tmp_path)
+    result = run_app("import runpy, sys; sys.argv = ['sketchgen', '--help']; runpy.run_module('desktop', "
+                     "run_name='__main__')", tmp_path)
     assert result.returncode == 0 and "--model PATH_OR_NAME" in result.stdout and "FILE" in result.stdout
 
 
 def test_start_opens_file_paints_fast_and_never_imports_tensorflow(tmp_path):
     sketch = tmp_path / "start.json"
     write_sketch_file(sketch, np.array([[0, 0, 0], [30, 5, 1], [-10, 20, 0], [5, 5, 1]], np.float32))
-    result = _run(PROBE, tmp_path / "home", str(sketch))
+    result = run_app(APP_PROBE, tmp_path / "home", str(sketch))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"first paint after {report['paint_s']:.2f} s")
@@ -105,7 +53,7 @@ def test_a_bad_model_falls_back_to_the_default_and_says_so(tmp_path, kind):
         folder.mkdir()
         (folder / "model.json").write_text('{"name": "broken"}')
         spec, problem = str(folder), str(folder)
-    result = _run(PROBE, tmp_path / "home", "--model", spec)
+    result = run_app(APP_PROBE, tmp_path / "home", "--model", spec)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["errors"] and problem in report["errors"][0]
@@ -119,5 +67,5 @@ def test_a_bad_model_falls_back_to_the_default_and_says_so(tmp_path, kind):
 
 @pytest.mark.parametrize("argv", [["--bogus"]])
 def test_bad_arguments_exit_2(tmp_path, argv):
-    result = _run("import sys; from desktop.app import main; sys.exit(main(sys.argv[1:]))", tmp_path, *argv)
+    result = run_app("import sys; from desktop.app import main; sys.exit(main(sys.argv[1:]))", tmp_path, *argv)
     assert result.returncode == 2 and "unrecognized arguments" in result.stderr

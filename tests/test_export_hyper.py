@@ -60,13 +60,13 @@ def test_the_engine_samples_continues_and_reconstructs(folder: Path) -> None:
 
 
 def test_the_app_runs_the_folder(folder: Path, tmp_path: Path) -> None:
-    from test_app_cli import PROBE, _run
+    from conftest import APP_PROBE, run_app
 
     from desktop.sketch_io import write_sketch_file
 
     sketch = tmp_path / "start.json"
     write_sketch_file(sketch, np.array([[0, 0, 0], [30, 5, 1], [-10, 20, 0], [5, 5, 1]], np.float32))
-    result = _run(PROBE, tmp_path / "home", "--model", str(folder), str(sketch), timeout=120)
+    result = run_app(APP_PROBE, tmp_path / "home", "--model", str(folder), str(sketch), timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["model"] == "hyper" and not report["errors"], report

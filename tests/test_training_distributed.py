@@ -6,7 +6,6 @@ TensorFlow starts, and the multi-worker run needs two processes that talk over 1
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -14,47 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, random_stroke3
+from conftest import MIRRORED_HPARAMS, MIRRORED_SCRIPT, REPO_ROOT, script_result, subprocess_env, write_toy_npz
 
-from sketchgen.datafiles import save_npz
-
-HPARAMS = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=20, max_seq_len=60,
-               save_every=3, eval_every=3)
 # each is run on one replica and on two: plain; with recurrent dropout (masks drawn per replica); with no KL floor,
 # so the KL term's gradients (L_KL ~ 1e-3 at init, under the default floor of 0.2) are summed across replicas
 VARIANTS = {"plain": {"use_recurrent_dropout": False}, "dropout": {"use_recurrent_dropout": True},
             "kl_live": {"use_recurrent_dropout": False, "kl_tolerance": 0.0}}
 
-_MIRRORED = r"""
-import json, sys, tempfile
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from sketchgen.config import HParams
-from training.dataset import load_sketch_data
-from training.trainer import TrainOptions, Trainer
-from sketchgen.errors import ConfigError
-
-data = load_sketch_data([sys.argv[1]], None, 60)
-result = {}
-for variant, overrides in json.loads(sys.argv[3]).items():
-    hp = HParams(**{**json.loads(sys.argv[2]), **overrides})
-    for name, strategy in (("one", None), ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
-        trainer = Trainer(hp, data, tempfile.mkdtemp(), TrainOptions(progress=False), strategy=strategy)
-        losses = []
-        for _ in range(10):
-            batch = trainer.batcher.next_batch()
-            losses.append(trainer.train_step(batch.strokes, batch.lengths))
-        result[f"{name}_{variant}"] = {"replicas": trainer.replicas, "steps": losses,
-                                      "weights": [v.numpy().tolist() for v in trainer.model.trainable_variables]}
-try:
-    Trainer(HParams(**{**json.loads(sys.argv[2]), "batch_size": 21}), data, tempfile.mkdtemp(),
-            strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-    result["odd_batch"] = "accepted"
-except ConfigError as exc:
-    result["odd_batch"] = str(exc)
-print("RESULT " + json.dumps(result))
-"""
 
 _WORKER = r"""
 import json, os, sys
@@ -75,29 +40,15 @@ print("RESULT " + json.dumps({"chief": trainer.is_chief, "replicas": trainer.rep
 
 @pytest.fixture(scope="module")
 def toy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = np.random.default_rng(0)
-    splits = {split: [random_stroke3(rng, n_points=int(rng.integers(5, 40)), n_strokes=3) for _ in range(n)]
-              for split, n in (("train", 200), ("valid", 30), ("test", 30))}
-    path = tmp_path_factory.mktemp("data") / "toy.npz"
-    save_npz(path, splits)
-    return path
-
-
-def _env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
-
-
-def _result(output: str) -> dict:
-    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
-    assert lines, output[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return write_toy_npz(tmp_path_factory.mktemp("data") / "toy.npz", 0, (200, 30, 30), max_points=40, n_strokes=3)
 
 
 def test_two_mirrored_replicas_follow_the_one_replica_run(toy_file: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", _MIRRORED, str(toy_file), json.dumps(HPARAMS), json.dumps(VARIANTS)],
-                          cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, str(toy_file), json.dumps(MIRRORED_HPARAMS),
+                           json.dumps(VARIANTS)], cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = _result(proc.stdout)
+    result = script_result(proc.stdout)
     for variant in VARIANTS:  # dropout masks and z noise are the one-replica run's rows: exact either way
         one, two = result[f"one_{variant}"], result[f"two_{variant}"]
         assert one["replicas"] == 1 and two["replicas"] == 2
@@ -127,16 +78,16 @@ def _free_ports(n: int) -> list[int]:
 
 
 def test_two_local_workers_train_like_one_process(toy_file: Path, tmp_path: Path) -> None:
-    hp = json.dumps(HPARAMS)
+    hp = json.dumps(MIRRORED_HPARAMS)
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     procs = []
     for index in range(2):
         config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
         procs.append(subprocess.Popen([sys.executable, "-c", _WORKER, str(toy_file), hp, str(tmp_path / "multi")],
-                                      cwd=REPO_ROOT, env=_env(TF_CONFIG=config), stdout=subprocess.PIPE,
+                                      cwd=REPO_ROOT, env=subprocess_env(TF_CONFIG=config), stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
     single = subprocess.run([sys.executable, "-c", _WORKER, str(toy_file), hp, str(tmp_path / "single")],
-                            cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+                            cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     outputs = []
     for proc in procs:
         try:
@@ -144,9 +95,9 @@ def test_two_local_workers_train_like_one_process(toy_file: Path, tmp_path: Path
         finally:
             proc.kill()
         assert proc.returncode == 0, err[-3000:]
-        outputs.append(_result(out))
+        outputs.append(script_result(out))
     assert single.returncode == 0, single.stderr[-3000:]
-    alone = _result(single.stdout)
+    alone = script_result(single.stdout)
     assert [o["chief"] for o in outputs] == [True, False] and all(o["replicas"] == 2 for o in outputs)
     for worker in outputs:
         assert worker["loss"] == pytest.approx(alone["loss"], rel=1e-5)

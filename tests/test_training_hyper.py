@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO_ROOT
-from test_training_loop import TINY, data  # noqa: F401  (data: the module's fixture)
+from conftest import (JAX_HP, JAX_METRICS, JAX_NARROW_LOGVAR, JAX_PYTHON, JAX_SCRIPT, MIRRORED_HPARAMS,
+                      MIRRORED_SCRIPT, REPO_ROOT, TRAINING_TINY, random_stroke3, read_events, script_result,
+                      subprocess_env, toy_sketch_data, write_toy_npz)
 
 from sketchgen.errors import ConfigError
 from training import checkpoint as ckpt
@@ -19,7 +20,12 @@ from sketchgen.config import HParams
 from training.dataset import SketchData
 from training.trainer import TrainOptions, Trainer
 
-HYPER = dict(TINY, dec_model="hyper", hyper_num_units=8, hyper_embedding_size=4)
+HYPER = dict(TRAINING_TINY, dec_model="hyper", hyper_num_units=8, hyper_embedding_size=4)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> SketchData:
+    return toy_sketch_data(tmp_path_factory)
 
 
 def hyper(**overrides) -> HParams:
@@ -73,21 +79,14 @@ def test_a_hyper_decoder_learns_and_resumes_exactly(data: SketchData, tmp_path: 
 
 
 def test_two_mirrored_replicas_follow_one_with_a_hyper_decoder(tmp_path: Path) -> None:
-    from test_training_distributed import _MIRRORED, HPARAMS, _env, _result
-
-    from sketchgen.datafiles import save_npz
-    from conftest import random_stroke3
-
-    rng = np.random.default_rng(0)
-    path = tmp_path / "toy.npz"
-    save_npz(path, {s: [random_stroke3(rng, n_points=int(rng.integers(5, 40))) for _ in range(n)]
-                    for s, n in (("train", 100), ("valid", 20), ("test", 20))})
+    path = write_toy_npz(tmp_path / "toy.npz", 0, (100, 20, 20), max_points=40, n_strokes=3)
     variants = {"hyper_dropout": {"dec_model": "hyper", "hyper_num_units": 8, "hyper_embedding_size": 4,
                                   "use_recurrent_dropout": True, "hyper_use_recurrent_dropout": True}}
-    proc = subprocess.run([sys.executable, "-c", _MIRRORED, str(path), json.dumps(HPARAMS), json.dumps(variants)],
-                          cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, str(path), json.dumps(MIRRORED_HPARAMS),
+                           json.dumps(variants)], cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = _result(proc.stdout)
+    result = script_result(proc.stdout)
     one, two = result["one_hyper_dropout"], result["two_hyper_dropout"]
     assert (one["replicas"], two["replicas"]) == (1, 2)
     for a, b in zip(one["steps"], two["steps"]):
@@ -98,47 +97,40 @@ def test_two_mirrored_replicas_follow_one_with_a_hyper_decoder(tmp_path: Path) -
 
 def test_one_jax_update_of_a_hyper_decoder_equals_the_tensorflow_update(tmp_path: Path) -> None:
     """As tests/test_training_jax.py, with dec_model=hyper: the cell's keras.ops run the same on both backends."""
-    import os
-
-    from conftest import random_stroke3
-    from test_training_jax import _JAX_SIDE, HP, JAX_PYTHON, METRICS, NARROW_LOGVAR
-
     from training.dataset import make_batch
 
     if JAX_PYTHON is None:
         pytest.skip("jax is not installed")
-    hp_values = {**HP, "dec_model": "hyper", "hyper_num_units": 8, "hyper_embedding_size": 4}
+    hp_values = {**JAX_HP, "dec_model": "hyper", "hyper_num_units": 8, "hyper_embedding_size": 4}
     rng = np.random.default_rng(0)
     sketches = [random_stroke3(rng, n_points=int(rng.integers(5, 30))) / np.float32([8, 8, 1]) for _ in range(12)]
     data = SketchData(splits={"train": sketches, "valid": sketches, "test": sketches}, scale_factor=1.0,
-                      max_seq_len=HP["max_seq_len"], requested_max_seq_len=HP["max_seq_len"])
+                      max_seq_len=JAX_HP["max_seq_len"], requested_max_seq_len=JAX_HP["max_seq_len"])
     t = trainer(HParams(**hp_values), data, tmp_path / "run")
     t.model.logvar_head.kernel.assign(np.zeros(t.model.logvar_head.kernel.shape, np.float32))
-    t.model.logvar_head.bias.assign(np.full(t.model.logvar_head.bias.shape, NARROW_LOGVAR, np.float32))
+    t.model.logvar_head.bias.assign(np.full(t.model.logvar_head.bias.shape, JAX_NARROW_LOGVAR, np.float32))
     batch = make_batch(sketches, 32)
     before = [v.numpy() for v in t.model.trainable_variables]
     np.savez(tmp_path / "case.npz", strokes=batch.strokes, lengths=batch.lengths,
              **{f"w{i}": w for i, w in enumerate(before)})
-    proc = subprocess.run([JAX_PYTHON, "-c", _JAX_SIDE, json.dumps(hp_values), str(tmp_path / "case.npz"),
+    proc = subprocess.run([JAX_PYTHON, "-c", JAX_SCRIPT, json.dumps(hp_values), str(tmp_path / "case.npz"),
                            str(tmp_path / "jax_weights.npz"), "3"], cwd=REPO_ROOT,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True,
+                          env=subprocess_env(), capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads([line for line in proc.stdout.splitlines() if line.startswith("RESULT ")][-1][7:])
     assert result["backend"] == "jax"
     tf_metrics = t.train_step(batch.strokes, batch.lengths)
-    for key in METRICS:
+    for key in JAX_METRICS:
         assert result["first"][key] == pytest.approx(tf_metrics[key], rel=1e-5, abs=1e-7), key
     jax_weights = np.load(tmp_path / "jax_weights.npz")
     for i, variable in enumerate(t.model.trainable_variables):
-        np.testing.assert_allclose(jax_weights[f"w{i}"], variable.numpy(), rtol=0, atol=1e-3 * HP["learning_rate"],
+        np.testing.assert_allclose(jax_weights[f"w{i}"], variable.numpy(), rtol=0, atol=1e-3 * JAX_HP["learning_rate"],
                                    err_msg=variable.path)
     assert any("hyper_kernel" in v.path for v in t.model.trainable_variables)
 
 
 def test_tensorboard_names_the_cell(data: SketchData, tmp_path: Path) -> None:
-    from test_training_tensorboard import read_events
-
     from training.tensorboard import LOG_DIR, MODEL_TAG, tensorboard_hooks
 
     hp = hyper(eval_every=100, save_every=100)

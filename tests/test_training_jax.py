@@ -14,62 +14,36 @@ near Adam's epsilon, 1e-8, the backends' float rounding alone moves the update b
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO_ROOT, random_stroke3
+from conftest import (JAX_HP, JAX_METRICS, JAX_NARROW_LOGVAR, JAX_PYTHON, JAX_SCRIPT, REPO_ROOT, random_stroke3,
+                      subprocess_env)
 
 from sketchgen.config import HParams
 from training.dataset import SketchData, make_batch
 from training.trainer import TrainOptions, Trainer
 
-JAX_PYTHON = os.environ.get("SKETCHGEN_JAX_PYTHON") or (sys.executable if importlib.util.find_spec("jax") else None)
 pytestmark = pytest.mark.skipif(JAX_PYTHON is None, reason="jax is not installed (set SKETCHGEN_JAX_PYTHON to a "
                                                            "Python that has jax and keras)")
-HP = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=12, max_seq_len=40, learning_rate=0.01,
-          use_recurrent_dropout=False)
-NARROW_LOGVAR = -60.0
 TRAIN_STEPS = 15
-METRICS = ("loss", "r_loss", "offset_loss", "pen_loss", "kl_loss", "kl_weight", "lr")
 
-_JAX_SIDE = r"""
-import json, os, sys
-os.environ["KERAS_BACKEND"] = "jax"
-import numpy as np, keras
-from sketchgen.config import HParams
-from training.jax_step import JaxTrainStep
-from training.model import SketchRNN
-
-hp = HParams(**json.loads(sys.argv[1]))
-arrays = np.load(sys.argv[2])
-model = SketchRNN(hp)
-for i, v in enumerate(model.trainable_variables):
-    v.assign(arrays[f"w{i}"])
-step = JaxTrainStep(model, hp)
-first = step(arrays["strokes"], arrays["lengths"])
-np.savez(sys.argv[3], **{f"w{i}": np.asarray(v.value) for i, v in enumerate(model.trainable_variables)})
-losses = [first["loss"]] + [step(arrays["strokes"], arrays["lengths"])["loss"] for _ in range(int(sys.argv[4]))]
-print("RESULT " + json.dumps({"backend": keras.backend.backend(), "first": first, "losses": losses}))
-"""
 
 
 def _trainer(tmp_path: Path) -> Trainer:
     rng = np.random.default_rng(0)
     sketches = [random_stroke3(rng, n_points=int(rng.integers(5, 30))) / np.float32([8, 8, 1]) for _ in range(12)]
     data = SketchData(splits={"train": sketches, "valid": sketches, "test": sketches}, scale_factor=1.0,
-                      max_seq_len=HP["max_seq_len"], requested_max_seq_len=HP["max_seq_len"])
+                      max_seq_len=JAX_HP["max_seq_len"], requested_max_seq_len=JAX_HP["max_seq_len"])
     tf.keras.utils.set_random_seed(0)
-    trainer = Trainer(HParams(**HP), data, tmp_path / "run", TrainOptions(progress=False))
+    trainer = Trainer(HParams(**JAX_HP), data, tmp_path / "run", TrainOptions(progress=False))
     head = trainer.model.logvar_head
     head.kernel.assign(np.zeros(head.kernel.shape, np.float32))
-    head.bias.assign(np.full(head.bias.shape, NARROW_LOGVAR, np.float32))
+    head.bias.assign(np.full(head.bias.shape, JAX_NARROW_LOGVAR, np.float32))
     return trainer
 
 
@@ -79,9 +53,9 @@ def test_one_jax_update_equals_the_tensorflow_update_and_the_jax_step_trains(tmp
     before = [v.numpy() for v in trainer.model.trainable_variables]
     np.savez(tmp_path / "case.npz", strokes=batch.strokes, lengths=batch.lengths,
              **{f"w{i}": w for i, w in enumerate(before)})
-    proc = subprocess.run([JAX_PYTHON, "-c", _JAX_SIDE, json.dumps(HP), str(tmp_path / "case.npz"),
+    proc = subprocess.run([JAX_PYTHON, "-c", JAX_SCRIPT, json.dumps(JAX_HP), str(tmp_path / "case.npz"),
                            str(tmp_path / "jax_weights.npz"), str(TRAIN_STEPS)], cwd=REPO_ROOT,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True,
+                          env=subprocess_env(), capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads([line for line in proc.stdout.splitlines() if line.startswith("RESULT ")][-1][7:])
@@ -89,14 +63,14 @@ def test_one_jax_update_equals_the_tensorflow_update_and_the_jax_step_trains(tmp
 
     tf_metrics = trainer.train_step(batch.strokes, batch.lengths)
     assert tf_metrics["kl_loss"] > 10 * trainer.hp.kl_tolerance  # the KL term is live, not its floor
-    for key in METRICS:
+    for key in JAX_METRICS:
         assert result["first"][key] == pytest.approx(tf_metrics[key], rel=1e-5, abs=1e-7), key
     jax_weights = np.load(tmp_path / "jax_weights.npz")
     moved = 0
     for i, (variable, old) in enumerate(zip(trainer.model.trainable_variables, before)):
-        np.testing.assert_allclose(jax_weights[f"w{i}"], variable.numpy(), rtol=0, atol=1e-3 * HP["learning_rate"],
+        np.testing.assert_allclose(jax_weights[f"w{i}"], variable.numpy(), rtol=0, atol=1e-3 * JAX_HP["learning_rate"],
                                    err_msg=variable.path)
-        moved += int(np.sum(np.abs(variable.numpy() - old) > 0.5 * HP["learning_rate"]))
+        moved += int(np.sum(np.abs(variable.numpy() - old) > 0.5 * JAX_HP["learning_rate"]))
     assert moved > 0.5 * sum(w.size for w in before)  # Adam's first update moves most weights by ~lr
 
     losses = result["losses"]

@@ -7,29 +7,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_stroke3
+from conftest import TRAINING_TINY, toy_sketch_data
 
-from sketchgen.datafiles import save_npz
 from training import checkpoint as ckpt
 from sketchgen.config import HParams
-from training.dataset import SketchData, load_sketch_data, make_batch
+from training.dataset import SketchData, make_batch
 from training.model import SketchRNN, split_mixture
 from training.objective import reconstruction_loss
 from training.segments import summarize_hardware
 from training.trainer import TrainingDiverged, TrainOptions, Trainer
 
-TINY = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_size=20, max_seq_len=60,
-            save_every=5, eval_every=5)
+TINY = TRAINING_TINY
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> SketchData:
-    rng = np.random.default_rng(0)
-    splits = {split: [random_stroke3(rng, n_points=int(rng.integers(5, 40)), n_strokes=3) for _ in range(n)]
-              for split, n in (("train", 200), ("valid", 30), ("test", 30))}
-    path = tmp_path_factory.mktemp("data") / "toy.npz"
-    save_npz(path, splits)
-    return load_sketch_data([str(path)], None, max_seq_len=60)
+    return toy_sketch_data(tmp_path_factory)
 
 
 def tiny(**overrides) -> HParams:

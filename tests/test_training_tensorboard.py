@@ -1,15 +1,13 @@
 """TensorBoard logs (scalars every few steps, evaluation numbers, a sample image) and the reference sampler."""
 from __future__ import annotations
 
-import collections
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_stroke3
+from conftest import read_events, write_toy_npz
 
-from sketchgen.datafiles import save_npz
 from training import checkpoint as ckpt
 from training import sampling
 from sketchgen.config import HParams
@@ -24,25 +22,10 @@ TINY = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=4, batch_siz
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> SketchData:
-    rng = np.random.default_rng(0)
-    splits = {split: [random_stroke3(rng, n_points=int(rng.integers(5, 35)), n_strokes=3) for _ in range(n)]
-              for split, n in (("train", 80), ("valid", 20), ("test", 20))}
-    path = tmp_path_factory.mktemp("data") / "toy.npz"
-    save_npz(path, splits)
+    path = write_toy_npz(tmp_path_factory.mktemp("data") / "toy.npz", 0, max_points=35, n_strokes=3)
     return load_sketch_data([str(path)], None, max_seq_len=40)
 
 
-def read_events(log_dir: Path) -> dict[str, list[tuple[int, object]]]:
-    """tag -> [(step, value)]: floats for scalars, the PNG bytes for images (read back as TensorBoard does)."""
-    found: dict[str, list] = collections.defaultdict(list)
-    for path in sorted(log_dir.glob("events.out.tfevents.*")):
-        for record in tf.data.TFRecordDataset(str(path)):
-            event = tf.compat.v1.Event.FromString(record.numpy())
-            for value in event.summary.value:
-                array = tf.make_ndarray(value.tensor)
-                plugin = value.metadata.plugin_data.plugin_name
-                found[value.tag].append((event.step, float(array) if plugin == "scalars" else array))
-    return found
 
 
 def train(data: SketchData, folder: Path, steps: int, every: int = 2) -> Trainer:
