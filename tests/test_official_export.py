@@ -64,6 +64,7 @@ def test_shipped_models_export_and_import_back_within_int16_rounding(tmp_path: P
     original = load_model(MODELS / name, provider="cpu", precision="fp32", sampler="loop")
     assert parsed.scale_factor == original.scale_factor and parsed.max_seq_len == original.max_seq_len
     back = load_model(import_js_model(out, tmp_path / "back", int8=False), provider="cpu", sampler="loop")
+    assert back.start_token.tolist() == [0, 0, 1, 0, 0]  # a SketchGen model keeps its training start token
     sketches = sheep_sketches(original.scale_factor)
     ref = JSReference(parsed)
     for sketch in sketches[:2]:

@@ -128,6 +128,7 @@ def test_every_shared_official_file_imports_and_draws(tmp_path: Path, official_d
         assert all(np.isfinite(s).all() for s in sketches), path.name
         card = json.loads((folder / "model.json").read_text())
         assert card["name"] == path.name.split(".")[0] and not card["conditional"]
+        assert card["start_token"] == [0, 0, 0, 0, 0] and not engine.start_token.any()  # as the JS demos feed
         assert card["max_seq_len"] == read_js_model(path).max_seq_len
         with pytest.raises(ModelError, match="no encoder"):
             engine.reconstruct(sketches[0])

@@ -51,6 +51,7 @@ class SketchModel:
         self.num_mixture: int = card.config.num_mixture
         self.scale_factor: float = card.scale_factor
         self.max_seq_len: int = card.max_seq_len
+        self.start_token = _start_token(card)  # the row fed before the first point (imported official models: zeros)
 
     def __repr__(self) -> str:
         kind = "conditional" if self.conditional else "unconditional"
@@ -263,7 +264,7 @@ class SketchModel:
     def _draw(self, zs: np.ndarray | None, batch: int, tau: float, rule: tuple[str, float | None], steps: int,
               rng: np.random.Generator, stop_at_end: bool) -> list[np.ndarray]:
         h, c = self._initial_state(zs, batch)
-        x0 = np.tile(START_TOKEN, (batch, 1))
+        x0 = np.tile(self.start_token, (batch, 1))
         noise = draw_noise(rng, steps, np.full(batch, tau), self.num_mixture, *rule)
         return self._to_sketches(*self._decode_noise(x0, h, c, zs, noise, stop_at_end), stop_at_end)
 
@@ -297,7 +298,7 @@ class SketchModel:
             zs = None
         # the decoder reads each prefix once (start token, then every point but the last, which is the sampler's
         # x0); its state is then shared by that prefix's n continuations
-        inputs = np.concatenate([np.tile(START_TOKEN, (count, 1, 1)), strokes[:, :-1]], axis=1)
+        inputs = np.concatenate([np.tile(self.start_token, (count, 1, 1)), strokes[:, :-1]], axis=1)
         h, c = self._initial_state(zs, count)
         h, c = self._prime(inputs, lengths, zs, h, c)
         x0 = strokes[np.arange(count), lengths - 1]
@@ -339,7 +340,7 @@ class SketchModel:
         zs = self._z_batch(zs, 1, rng)  # given latents draw nothing; it checks them (an unconditional model refuses)
         n = zs.shape[0]
         h, c = self._initial_state(zs, n)
-        x0 = np.tile(START_TOKEN, (n, 1))
+        x0 = np.tile(self.start_token, (n, 1))
         noise = draw_noise(rng, self.max_seq_len, np.array([tau]), self.num_mixture, *rule).repeat_rows(n)
         return self._to_sketches(*self._decode_noise(x0, h, c, zs, noise, stop_at_end), stop_at_end)
 
@@ -382,6 +383,19 @@ class SketchModel:
                 out = (np.sin((1.0 - ts) * omega) * a + np.sin(ts * omega) * b) / math.sin(omega)
                 return out.astype(np.float32)
         return ((1.0 - ts) * a + ts * b).astype(np.float32)
+
+
+def _start_token(card: ModelCard) -> np.ndarray:
+    """The card's ``start_token`` (5 finite numbers: the official JS demos feed their models zeros), else the training
+    start token."""
+    value = card.raw.get("start_token")
+    if value is None:
+        return START_TOKEN
+    row = np.asarray(value, dtype=np.float64) if isinstance(value, list) and len(value) == 5 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) else None
+    if row is None or not np.isfinite(row).all():
+        raise ModelError(card.path, f"start_token must be a list of 5 numbers, found {str(value)[:60]}")
+    return row.astype(np.float32)
 
 
 def load_model(path: str | os.PathLike[str], provider: str = "auto", precision: str = "auto",

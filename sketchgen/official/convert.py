@@ -7,7 +7,8 @@ imports too): ``decoder_init`` (zeros for a decoder-only model, ``tanh(z W + b)`
 :class:`~sketchgen.official.reference.JSReference` computes, within :data:`PARITY_TOLERANCE`: at every step of
 whole sketches (the graph's and the reference's step from the same state) the mixture parameters, pen logits and
 new state; the initial state; for a vae, the encoder's mu and log sigma^2. The primer must reach the state the
-step graph reaches, and the fused sampler draw the points a step-by-step loop over the reference draws.
+step graph reaches (within the export's 1e-4: two fp32 recurrences), and the fused sampler draw the points a
+step-by-step loop over the reference draws.
 
 int8: the category's data is not at hand, so the int8 sampler is judged as the export judges it (teacher-forced
 L_R within 0.01 nats of fp32), on sketches the fp32 model draws itself at temperature 1.0, which are draws from the
@@ -34,16 +35,22 @@ from sketchgen.graphs import build_init as build_init_graph
 from sketchgen.model_folder import (CARD_FILE, DECODER_INIT, DECODER_PRIME, DECODER_SAMPLE, DECODER_SAMPLE_INT8,
                                     DECODER_STEP, ENCODER, OPSET, START_TOKEN, build_card, file_entries,
                                     graph_contract, write_card)
+from sketchgen.model_folder import PARITY_TOLERANCE as PARITY_TOLERANCE_FP32
 from sketchgen.official.jsformat import JSModel, read_js_model
 from sketchgen.official.reference import JSReference, softmax
 
 PARITY_TOLERANCE = 1e-5      # per step, relative above magnitude 1: fp32 graphs against the float64 reference
                              # (mixture weights pi, mu, sigma, rho, pen logits and the new state)
 PRIME_CHECK_STEPS = 32
+PRIME_TOLERANCE = PARITY_TOLERANCE_FP32  # the primer against the step graph: two fp32 recurrences (the export's bound)
 SAMPLER_TOLERANCE = 1e-4     # sampled offsets (they also pass through exp, sin and asin of the noise)
 CHECK_SKETCHES = 16          # sketches the fp32 model draws for the parity and int8 checks
 CHECK_TEMPERATURE = 1.0
 PROVENANCE = "official sketch-rnn model"
+# The official JS demos feed an official model zeros before the first point (SketchGen's training feeds [0, 0, 1, 0,
+# 0]); some official models end their drawings far more often so (toothbrush at tau 0.1 under the JS rule: 90% of
+# 60 samples against 27%; lantern at 0.5: 90% against 43%), so an imported official model's card asks for zeros.
+OFFICIAL_START = np.zeros(5, np.float32)
 QUICKDRAW_LICENSE = ("CC BY 4.0", "Quick, Draw! dataset, Google", "https://github.com/googlecreativelab/quickdraw-dataset")
 WEIGHTS_NOTE = ("The weights were published by the sketch-rnn authors (Ha & Eck) with the official sketch-rnn-js "
                 "demos (magenta/magenta-demos) and carry no license file of their own; they were trained on "
@@ -154,9 +161,10 @@ def check_parity(model: JSModel, sessions: dict[str, Any], sketches: Sequence[np
     want_pc = np.stack([states[n - 1][1][i] for i, n in zip(rows, prime_lengths)])
     errors[DECODER_PRIME] = max(_error(ph, want_ph), _error(pc, want_pc))
     for name, err in errors.items():
-        if not err <= PARITY_TOLERANCE:
+        tolerance = PRIME_TOLERANCE if name == DECODER_PRIME else PARITY_TOLERANCE
+        if not err <= tolerance:
             raise ImportCheckError(f"{name}: differs from the official model's arithmetic by {err:.2e} "
-                                   f"(tolerance {PARITY_TOLERANCE:g}); nothing was written")
+                                   f"(tolerance {tolerance:g}); nothing was written")
     # the fused samplers against a step-by-step loop over the reference, each step from the sampler's own point
     rng = np.random.default_rng(seed)
     for name in (DECODER_SAMPLE, DECODER_SAMPLE_INT8):
@@ -203,6 +211,15 @@ def _check_sampler(name: str, sampler, ref: JSReference, int8_step, z, h0, c0, r
 
 # -- int8 --------------------------------------------------------------------------------------------------------------
 
+def is_official(model: JSModel) -> bool:
+    """Not a SketchGen model that went through the format (its header names the producer)."""
+    return not str(model.info.get("producer", "")).startswith("sketchgen")
+
+
+def start_token_for(model: JSModel) -> np.ndarray:
+    return OFFICIAL_START if is_official(model) else START_TOKEN
+
+
 def draw_check_sketches(sessions: dict[str, Any], model: JSModel, n: int = CHECK_SKETCHES,
                         temperature: float = CHECK_TEMPERATURE, seed: int = 0) -> list[np.ndarray]:
     """n sketches the fp32 model draws itself (normalised stroke-5 rows, no end row); a sketch that never ends is
@@ -216,7 +233,8 @@ def draw_check_sketches(sessions: dict[str, Any], model: JSModel, n: int = CHECK
     steps = model.max_seq_len - 1
     noise = draw_noise(rng, steps, np.full(n, temperature), 20)
     logits, angle = noise.graph_inputs()
-    feeds = {"h0": h, "c0": c, "x0": np.tile(START_TOKEN, (n, 1)), "noise_logits": logits, "noise_angle": angle,
+    feeds = {"h0": h, "c0": c, "x0": np.tile(start_token_for(model), (n, 1)), "noise_logits": logits,
+             "noise_angle": angle,
              "stop_pen": np.array(2, np.int64), **({"z": z} if z is not None else {})}
     offsets, pens = sessions[DECODER_SAMPLE].run(["offsets", "pens"], feeds)
     sketches = []
@@ -329,7 +347,7 @@ def _random_walk(rng: np.random.Generator, n: int) -> np.ndarray:
 def _card(model: JSModel, config: HParams, origin: str, errors: dict[str, float], precision: dict[str, Any],
           seconds: float, real: int, contract: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
     header = dict(model.info)
-    official = not str(header.get("producer", "")).startswith("sketchgen")
+    official = is_official(model)
     if official:
         license_, attribution, source = QUICKDRAW_LICENSE
         provenance, data, basis = PROVENANCE, f"QuickDraw {model.name} ({license_})", \
@@ -361,10 +379,10 @@ def _card(model: JSModel, config: HParams, origin: str, errors: dict[str, float]
                        for kind, io_ in contract[name].items()} for name in files})
     card["provenance"] = provenance
     card["data"] = data
+    if official:
+        card["start_token"] = OFFICIAL_START.tolist()
     card["official"] = {"name": model.name, "kind": model.kind, "source": origin, "official_model": official,
-                        "header": header, "weights_license": weights_note,
-                        "start_token": "SketchGen feeds the training start token [0, 0, 1, 0, 0]; the official "
-                                       "JS demos feed zeros"}
+                        "header": header, "weights_license": weights_note}
     return card
 
 
