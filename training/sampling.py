@@ -1,9 +1,10 @@
 """A small reference sampler over ``SketchRNN.decoder_step`` (numpy + keras.ops, any backend).
 
 Used for the sample images of a training run (TensorBoard) and as the reference the exported samplers can be
-compared with. Temperature as sketch-rnn's ``sample``: the mixture weights and the pen state are drawn from
-``softmax(logits / tau)``, the Gaussian's standard deviations are scaled by ``sqrt(tau)`` (the correlation stays);
-``greedy`` takes the most likely component and pen state and the component's mean. Sketches are in the model's
+compared with. The temperature acts by the engine's temperature rules (``sketchgen.engine.sampling.temperatures``,
+by default the official demos'): the mixture weights and the pen state are drawn from ``softmax(logits / t)`` with
+the rule's discrete temperature t, the Gaussian's standard deviations are scaled by the rule's sigma scale (the
+correlation stays); ``greedy`` takes the most likely component and pen state and the component's mean. Sketches are in the model's
 normalised units (multiply by the data's scale factor for pixels).
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from keras import ops
 
+from sketchgen.engine.sampling import DEFAULT_RULE, temperatures
 from sketchgen.strokes import stroke5_to_stroke3
 from sketchgen.model_folder import START_TOKEN
 from training.dataset import make_batch
@@ -35,7 +37,8 @@ def _choose(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
 
 
 def decode(model: SketchRNN, z: np.ndarray | None = None, n: int | None = None, temperature: float = 0.5,
-           max_len: int = DEFAULT_MAX_LEN, greedy: bool = False, seed: int | None = 0) -> list[np.ndarray]:
+           max_len: int = DEFAULT_MAX_LEN, greedy: bool = False, seed: int | None = 0,
+           temperature_rule: str = DEFAULT_RULE) -> list[np.ndarray]:
     """Draw sketches (stroke-3, normalised) from ``z`` [n, Nz] (conditional) or ``n`` of them (unconditional).
 
     Stops at each sketch's end-of-sketch state or after ``max_len`` points.
@@ -54,7 +57,7 @@ def decode(model: SketchRNN, z: np.ndarray | None = None, n: int | None = None, 
             raise ValueError("an unconditional model needs n")
         h, c = model.initial_state(None, n)
     rng = np.random.default_rng(seed)
-    tau = float(temperature)
+    scaled = None if greedy else temperatures(float(temperature), temperature_rule)
     x = np.tile(START_TOKEN, (n, 1)).astype(np.float32)
     strokes = np.zeros((n, max_len, 5), dtype=np.float32)
     done = np.zeros(n, dtype=bool)
@@ -69,9 +72,9 @@ def decode(model: SketchRNN, z: np.ndarray | None = None, n: int | None = None, 
             j, state = pi.argmax(axis=-1), pen.argmax(axis=-1)
             dx, dy = mu_x[rows, j], mu_y[rows, j]
         else:
-            j = _choose(rng, _softmax(pi / tau))
-            state = _choose(rng, _softmax(pen / tau))
-            sx, sy, r = s_x[rows, j] * np.sqrt(tau), s_y[rows, j] * np.sqrt(tau), rho[rows, j]
+            j = _choose(rng, _softmax(pi / scaled.discrete))
+            state = _choose(rng, _softmax(pen / scaled.discrete))
+            sx, sy, r = s_x[rows, j] * scaled.sigma_scale, s_y[rows, j] * scaled.sigma_scale, rho[rows, j]
             e1, e2 = rng.standard_normal(n), rng.standard_normal(n)
             dx = mu_x[rows, j] + sx * e1
             dy = mu_y[rows, j] + sy * (r * e1 + np.sqrt(np.maximum(1.0 - r * r, 0.0)) * e2)
