@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -44,29 +45,45 @@ def script(name: str) -> str:
     return str(path)
 
 
+# The peak memory of a child includes whatever the process that forked it held (the kernel carries the forking
+# process's high-water mark across exec), and pytest holds gigabytes once TensorFlow is loaded. So the script is
+# started by a small Python process that forks it and reports the child's own peak.
+_SPAWN = """
+import os, signal, sys
+report, argv = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as fh:
+    fh.write(str(usage.ru_maxrss))
+if os.WIFSIGNALED(status):
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+sys.exit(os.WEXITSTATUS(status))
+"""
+
+
 def run_script(name: str, *args: str | os.PathLike[str], cwd: Path | None = None, env: dict | None = None,
                timeout: float = 120) -> Ran:
-    """Run ``name args`` as a subprocess; its exit status, output and peak resident memory (from wait4)."""
+    """Run ``name args`` as a subprocess; its exit status (-N: killed by signal N), output and peak resident memory."""
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([script(name), *map(str, args)], cwd=cwd or REPO_ROOT, env=environment, stdout=out,
-                                stderr=err, stdin=subprocess.DEVNULL)
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.02)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
+        proc = subprocess.Popen([sys.executable, "-c", _SPAWN, report.name, script(name), *map(str, args)],
+                                cwd=cwd or REPO_ROOT, env=environment, stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         out.seek(0)
         err.seek(0)
         text_out, text_err = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    return Ran(proc.returncode, text_out, text_err, usage.ru_maxrss / 1024, time.monotonic() - started)
+        peak_kb = report.read().strip()
+    return Ran(proc.returncode, text_out, text_err, int(peak_kb or 0) / 1024, time.monotonic() - started)
 
 
 def assert_clean_error(ran: Ran, *named: str) -> None:
