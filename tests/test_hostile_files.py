@@ -240,3 +240,18 @@ def test_a_zip_of_thousands_of_members_is_refused_before_it_is_listed(tmp_path: 
     path = hostile.npz(tmp_path / "many.npz", members)
     with pytest.raises(DataFileError, match="lists 1100 members"):
         load_npz(path)
+
+
+def test_the_memory_meter_sees_a_child_that_allocates_and_not_the_parent():
+    """The ceiling above means something: a child that holds 400 MB measures at least that, and a child that
+    holds nothing measures under the ceiling even when this test process is large (the full suite loads
+    TensorFlow first)."""
+    ballast = bytearray(600 * 2**20)  # this process grows; the small child must not inherit it in the measure
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    big = run_script("python", "-c", "import time; b = bytearray(400 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+                                     "time.sleep(0.3)")
+    small = run_script("python", "-c", "import time; time.sleep(0.3)")
+    assert big.code == 0 and small.code == 0, (big.err, small.err)
+    assert big.peak_rss_mb > 380, big.peak_rss_mb
+    assert small.peak_rss_mb < MEMORY_CEILING_MB, small.peak_rss_mb
+    del ballast
