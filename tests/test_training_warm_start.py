@@ -14,25 +14,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, random_stroke3
+from conftest import REPO_ROOT, write_toy_npz
 
 pytest.importorskip("tensorflow")
 
-from sketchgen.datafiles import save_npz  # noqa: E402
-from sketchgen.errors import ModelError  # noqa: E402
-from training import checkpoint as ckpt  # noqa: E402
-from training.cli import main  # noqa: E402
+from sketchgen.errors import ModelError
+from training import checkpoint as ckpt
+from training.cli import main
 
 TINY = "enc_rnn_size=16,dec_rnn_size=32,z_size=8,num_mixture=4,batch_size=20,save_every=4,eval_every=4"
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = np.random.default_rng(1)
-    splits = {split: [random_stroke3(rng, n_points=int(rng.integers(5, 30)), n_strokes=2) for _ in range(n)]
-              for split, n in (("train", 80), ("valid", 20), ("test", 20))}
     folder = tmp_path_factory.mktemp("data")
-    save_npz(folder / "toy.npz", splits)
+    write_toy_npz(folder / "toy.npz", seed=1)
     return folder
 
 

@@ -23,13 +23,13 @@ from onnx import numpy_helper
 
 from sketchgen.config import HParams
 from sketchgen.errors import ConfigError, ModelError
+from sketchgen.graphs.layout import onnx_to_keras_lstm
 from sketchgen.model_folder import (DECODER_INIT, DECODER_STEP, ENCODER, PARITY_TOLERANCE, START_TOKEN, ModelCard,
                                     resolve_model)
 
 # hyperparameters that fix the weights' shapes: a run started from a model keeps the model's values
 ARCHITECTURE_KEYS = ("conditional", "enc_model", "enc_rnn_size", "dec_model", "dec_rnn_size", "z_size",
                      "num_mixture")
-_ONNX_TO_KERAS_GATES = [0, 2, 3, 1]   # ONNX LSTM blocks i, o, f, c -> Keras i, f, c, o
 
 
 class InitialModel:
@@ -86,11 +86,8 @@ def _one(path: Path, arrays: dict[str, np.ndarray], shape: tuple[int, ...], what
 
 def _lstm_from_onnx(w: np.ndarray, r: np.ndarray, b: np.ndarray, units: int) -> dict[str, np.ndarray]:
     """One direction of an ONNX LSTM (W [4H, in], R [4H, H], B [8H]) as SketchLSTMCell weights."""
-    def keras(m: np.ndarray) -> np.ndarray:
-        blocks = m.reshape(4, units, -1)[_ONNX_TO_KERAS_GATES]
-        return blocks.reshape(4 * units, -1).T.copy()
-    bias = (b[:4 * units] + b[4 * units:]).reshape(4, units)[_ONNX_TO_KERAS_GATES].reshape(-1)
-    return {"kernel": keras(w), "recurrent_kernel": keras(r), "bias": bias.astype(np.float32)}
+    return {"kernel": onnx_to_keras_lstm(w.T).copy(), "recurrent_kernel": onnx_to_keras_lstm(r.T).copy(),
+            "bias": onnx_to_keras_lstm(b[:4 * units] + b[4 * units:]).astype(np.float32)}
 
 
 def read_initial_model(path_or_name: str | Path) -> InitialModel:
