@@ -22,12 +22,11 @@ import numpy as np
 from sketchgen.errors import ModelError
 from sketchgen.fileio import atomic_write
 from sketchgen.graphs import DecoderWeights, EncoderWeights
-from sketchgen.model_folder import START_TOKEN
+from sketchgen.model_folder import PARITY_TOLERANCE, START_TOKEN
 from sketchgen.official.jsformat import (INT16_SCALE, MAX_WEIGHT, NUM_MIXTURE, JSModel, dumps_js_model, js_weights,
                                          parse_js_model)
 from sketchgen.official.reference import JSReference
 
-LAYOUT_TOLERANCE = 1e-4   # the reference on the unrounded weights against the folder's graphs (the export's bound)
 VERSION = 6               # the header version of the official 2018 files (older ones clip z with tanh)
 
 
@@ -164,10 +163,10 @@ def export_js(folder: str | os.PathLike[str], out: str | os.PathLike[str], *, fo
         if best is None or max(errors.values()) < max(best[1].values()):
             best = (weights, errors)
     weights, errors = best
-    if max(errors.values()) > LAYOUT_TOLERANCE:
+    if max(errors.values()) > PARITY_TOLERANCE:
         worst = max(errors, key=errors.get)
         raise ModelError(folder / worst, f"the official arithmetic on the weights read from it differs by "
-                                         f"{errors[worst]:.2e} (tolerance {LAYOUT_TOLERANCE:g}); nothing was written")
+                                         f"{errors[worst]:.2e} (tolerance {PARITY_TOLERANCE:g}); nothing was written")
     try:
         text = dumps_js_model(info, weights)
     except ValueError as exc:
