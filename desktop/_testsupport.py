@@ -50,7 +50,8 @@ def make_window(qtbot, sketchgen_home: Path) -> Iterator[Callable[..., object]]:
 
     windows: list[MainWindow] = []
 
-    def factory(model: str | None = None, file: str | None = None, start: bool = True, seed: int | None = TEST_SEED) -> MainWindow:
+    def factory(model: str | None = None, file: str | None = None, start: bool = True,
+                seed: int | None = TEST_SEED) -> MainWindow:
         window = MainWindow(seed=seed)
         window.errors = []  # type: ignore[attr-defined]
         window.errorShown.connect(lambda title, message: window.errors.append((title, message)))
@@ -134,7 +135,8 @@ def drag_slider(slider, value: int, steps: int = 12) -> list[int]:
     handle = style.subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, slider)
     groove = style.subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderGroove, slider)
     span = groove.width() - handle.width()
-    target_x = groove.x() + QStyle.sliderPositionFromValue(slider.minimum(), slider.maximum(), value, span) + handle.width() // 2
+    offset = QStyle.sliderPositionFromValue(slider.minimum(), slider.maximum(), value, span)
+    target_x = groove.x() + offset + handle.width() // 2
     start = handle.center()
     seen: list[int] = []
 

@@ -128,7 +128,7 @@ class DrawingCanvas(QWidget):
         self.update()
         self.viewChanged.emit()
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt name)
+    def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() or event.angleDelta().x()
         if steps:
             self.zoom_about(WHEEL_STEP ** steps, event.position())
@@ -197,26 +197,26 @@ class DrawingCanvas(QWidget):
         self._current = []
         self.update()
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self._begin(event.position())
             event.accept()
         else:
             super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if event.buttons() & Qt.MouseButton.LeftButton:
             self._extend(event.position())
             event.accept()
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self._finish(event.position())
             event.accept()
         else:
             super().mouseReleaseEvent(event)
 
-    def tabletEvent(self, event: QTabletEvent) -> None:  # noqa: N802
+    def tabletEvent(self, event: QTabletEvent) -> None:
         """Pen input with sub-pixel positions (accepted, so Qt does not also synthesise mouse events)."""
         kind = event.type()
         if kind == QTabletEvent.Type.TabletPress:
@@ -227,7 +227,7 @@ class DrawingCanvas(QWidget):
             self._finish(event.position())
         event.accept()
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape and self._current:
             self.cancel_stroke()
             event.accept()
@@ -251,7 +251,7 @@ class DrawingCanvas(QWidget):
             self._ink, self._ink_key = image, key
         return self._ink
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.fillRect(self.rect(), PAPER)

@@ -66,7 +66,8 @@ def sketch_from_mime(mime: QMimeData) -> np.ndarray | None:
         return None
 
 
-def _grows(old: list[InkLine], old_fit: list[np.ndarray] | None, new: list[InkLine], new_fit: list[np.ndarray] | None) -> bool:
+def _grows(old: list[InkLine], old_fit: list[np.ndarray] | None, new: list[InkLine],
+           new_fit: list[np.ndarray] | None) -> bool:
     """True when ``new`` is ``old`` with points added at the end (same colours, same fixed box)."""
     if old_fit is None or new_fit is None or len(old_fit) != len(new_fit) or not old or len(new) < len(old):
         return False
@@ -109,7 +110,8 @@ class SketchView(QWidget):
         segments are painted onto the picture already rendered, so a replay frame costs what it adds."""
         lines = list(lines)
         fit = list(fit_to) if fit_to is not None else None
-        if self._ink is not None and self._ink_geometry == self.ink_geometry() and _grows(self._lines, self._fit_to, lines, fit):
+        if (self._ink is not None and self._ink_geometry == self.ink_geometry()
+                and _grows(self._lines, self._fit_to, lines, fit)):
             self._paint_growth(self._lines, lines)
         else:
             self._ink = None
@@ -176,14 +178,15 @@ class SketchView(QWidget):
         area = self._ink_rect()
         return max(1, int(area.width())), max(1, int(area.height())), self.devicePixelRatioF()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt name)
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
         paper = self._paper_rect()
         painter.fillRect(paper, PAPER)
         if self.caption:
             painter.setPen(QColor(90, 90, 90))
-            painter.drawText(paper.adjusted(6, 2, -6, 0), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, self.caption)
+            painter.drawText(paper.adjusted(6, 2, -6, 0), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
+                             self.caption)
         area = self._ink_rect()
         if self._lines or self._fit_to:
             geometry = self.ink_geometry()
@@ -223,22 +226,22 @@ class SketchThumbnail(SketchView):
         self._hover = False
         self.setMinimumSize(48, 48)
 
-    def enterEvent(self, event) -> None:  # noqa: N802
+    def enterEvent(self, event) -> None:
         self._hover = True
         self.hovered.emit(True)
         self.update()
 
-    def leaveEvent(self, event) -> None:  # noqa: N802
+    def leaveEvent(self, event) -> None:
         self._hover = False
         self.hovered.emit(False)
         self.update()
 
-    def focusInEvent(self, event) -> None:  # noqa: N802
+    def focusInEvent(self, event) -> None:
         super().focusInEvent(event)
         self.hovered.emit(True)
         self.update()
 
-    def focusOutEvent(self, event) -> None:  # noqa: N802
+    def focusOutEvent(self, event) -> None:
         super().focusOutEvent(event)
         self.hovered.emit(False)
         self.update()
@@ -252,14 +255,14 @@ class SketchThumbnail(SketchView):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(paper.adjusted(0.5, 0.5, -0.5, -0.5))
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self._press = event.position()
             event.accept()
         else:
             super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._press is None or self.drag_sketch is None:
             return
         if (event.position() - self._press).manhattanLength() < 8:
@@ -270,10 +273,11 @@ class SketchThumbnail(SketchView):
         pixmap = QPixmap(self.size() * self.devicePixelRatioF())
         pixmap.setDevicePixelRatio(self.devicePixelRatioF())
         self.render(pixmap)
-        drag.setPixmap(pixmap.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+        drag.setPixmap(pixmap.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation))
         drag.exec(Qt.DropAction.CopyAction)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self._press is not None:
             self._press = None
             if self.rect().contains(event.position().toPoint()) and self.has_sketch():
@@ -282,7 +286,7 @@ class SketchThumbnail(SketchView):
         else:
             super().mouseReleaseEvent(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and self.has_sketch():
             self.activated.emit()
             event.accept()

@@ -49,7 +49,8 @@ class SketchPickerDialog(QDialog):
         layout = QVBoxLayout(self)
         note = f"{len(opened.choices)} sketches in this file."
         if opened.skipped:
-            note += f" {len(opened.skipped)} lines could not be read (first: line {opened.skipped[0][0]}: {opened.skipped[0][1]})."
+            line, problem = opened.skipped[0]
+            note += f" {len(opened.skipped)} lines could not be read (first: line {line}: {problem})."
         layout.addWidget(QLabel(note, self))
         layout.addLayout(form)
         layout.addWidget(self.preview, 1)
@@ -120,7 +121,8 @@ def model_info_html(name: str, path: str, provider: str | None, facts: list[tupl
     if provider:
         rows.append(f"<tr><td><b>Runs on</b>&nbsp;</td><td>{html.escape(provider)} (ONNX Runtime)</td></tr>")
     for label, text in facts:
-        rows.append(f"<tr><td><b>{html.escape(label)}</b>&nbsp;</td><td>{html.escape(text).replace(chr(10), '<br>')}</td></tr>")
+        value = html.escape(text).replace(chr(10), "<br>")
+        rows.append(f"<tr><td><b>{html.escape(label)}</b>&nbsp;</td><td>{value}</td></tr>")
     rows.append("</table>")
     rows.append(
         "<p><b>Data license.</b> The model learned from the data set(s) below; what you make with it is bound by "

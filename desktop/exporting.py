@@ -203,6 +203,7 @@ def export_gif(
         frames.append(_quantise(image, inks, transparent))
     delays = [frame_ms] * len(frames)
     delays[-1] = max(frame_ms, hold_ms)
-    data = encode_gif(frames, _ink_palette(inks, transparent), delays, loop=0, transparent_index=0 if transparent else None)
+    data = encode_gif(frames, _ink_palette(inks, transparent), delays, loop=0,
+                      transparent_index=0 if transparent else None)
     _write(path, data)
     return len(frames)

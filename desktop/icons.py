@@ -32,7 +32,8 @@ def _pen(color: QColor, width: float = 2.0) -> QPen:
 def _squiggle(x0: float, y0: float, width: float, height: float) -> QPainterPath:
     """A small hand-drawn-looking wave."""
     path = QPainterPath(QPointF(x0, y0 + height * 0.6))
-    path.cubicTo(x0 + width * 0.2, y0 - height * 0.2, x0 + width * 0.4, y0 + height * 1.2, x0 + width * 0.6, y0 + height * 0.5)
+    path.cubicTo(x0 + width * 0.2, y0 - height * 0.2, x0 + width * 0.4, y0 + height * 1.2,
+                 x0 + width * 0.6, y0 + height * 0.5)
     path.cubicTo(x0 + width * 0.75, y0, x0 + width * 0.9, y0 + height * 0.2, x0 + width, y0 + height * 0.6)
     return path
 

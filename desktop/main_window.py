@@ -101,7 +101,8 @@ class MainWindow(QMainWindow):
     def _build_views(self) -> None:
         self.draw_view = DrawView(self.document, self.undo_stack, self.runner, self, seed=self.seed)
         self.replay_view = ReplayView(self.replay_state, self)
-        self.morph_view = MorphView(self.morph_state, self.runner, self, seed=None if self.seed is None else self.seed + 1)
+        self.morph_view = MorphView(self.morph_state, self.runner, self,
+                                    seed=None if self.seed is None else self.seed + 1)
         self.morph_view.current_drawing = self.document.to_stroke3
         self.morph_view.open_sketch = self.files.read_one_sketch
         self.morph_view.choose_file = self.files.choose_open_path
@@ -129,7 +130,8 @@ class MainWindow(QMainWindow):
         self.temperature.valueChanged.connect(self._temperature_changed)
         self.temperature.ruleChanged.connect(self._temperature_rule_changed)
 
-    def _action(self, text: str, slot, shortcut=None, icon: QStyle.StandardPixmap | None = None, tip: str = "") -> QAction:
+    def _action(self, text: str, slot, shortcut=None, icon: QStyle.StandardPixmap | None = None,
+                tip: str = "") -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -145,14 +147,18 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         sp, key = QStyle.StandardPixmap, QKeySequence.StandardKey
         self.new_action = self._action("&New", self.new_drawing, key.New, sp.SP_FileIcon, "Start a new drawing")
-        self.open_action = self._action("&Open...", self.files.open_dialog, key.Open, sp.SP_DialogOpenButton, "Open a sketch file")
+        self.open_action = self._action("&Open...", self.files.open_dialog, key.Open, sp.SP_DialogOpenButton,
+                                        "Open a sketch file")
         self.save_action = self._action("&Save", self.files.save, key.Save, sp.SP_DialogSaveButton, "Save the drawing")
-        self.save_as_action = self._action("Save &As...", self.files.save_as, key.SaveAs, None, "Save the drawing under a new name")
-        self.export_png_action = self._action("Export &PNG...", lambda: self.exports.export_dialog(ExportFormat.PNG), "Ctrl+E", None,
+        self.save_as_action = self._action("Save &As...", self.files.save_as, key.SaveAs, None,
+                                           "Save the drawing under a new name")
+        self.export_png_action = self._action("Export &PNG...", lambda: self.exports.export_dialog(ExportFormat.PNG),
+                                              "Ctrl+E", None,
                                               "Export the drawing, continuations or morphs as a PNG image")
-        self.export_svg_action = self._action("Export S&VG...", lambda: self.exports.export_dialog(ExportFormat.SVG), "Ctrl+Shift+E", None,
-                                              "Export as SVG vector paths")
-        self.export_gif_action = self._action("Export animated &GIF...", lambda: self.exports.export_dialog(ExportFormat.GIF), "Ctrl+Alt+E",
+        self.export_svg_action = self._action("Export S&VG...", lambda: self.exports.export_dialog(ExportFormat.SVG),
+                                              "Ctrl+Shift+E", None, "Export as SVG vector paths")
+        self.export_gif_action = self._action("Export animated &GIF...",
+                                              lambda: self.exports.export_dialog(ExportFormat.GIF), "Ctrl+Alt+E",
                                               None, "Export a replay as an animated GIF")
         self.quit_action = self._action("&Quit", self.close, key.Quit, None, "Quit SketchGen")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -176,8 +182,8 @@ class MainWindow(QMainWindow):
                                            "Ask the model for new continuations (F5)")
         self.suggest_action.setIcon(suggest_icon())
         self.export_png_action.setIcon(export_icon())
-        self.add_model_action = self._action("&Add model folder...", lambda: self.models.add_folder_dialog(), None, None,
-                                             "Add an exported model folder to the list")
+        self.add_model_action = self._action("&Add model folder...", lambda: self.models.add_folder_dialog(), None,
+                                             None, "Add an exported model folder to the list")
         self.model_info_action = self._action("Model &information...", lambda: self.models.show_info(), "Ctrl+I", None,
                                               "The model's card: data set, license, losses, steps")
 
@@ -185,7 +191,8 @@ class MainWindow(QMainWindow):
                                                   "Replay the drawing point by point")
         self.tab_actions = []
         for index, name in enumerate(("&Draw", "&Replay", "&Morph")):
-            self.tab_actions.append(self._action(name, lambda i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}"))
+            self.tab_actions.append(self._action(name, lambda i=index: self.tabs.setCurrentIndex(i),
+                                                 f"Ctrl+{index + 1}"))
         self.full_screen_action = self._action("&Full screen", self._toggle_full_screen, key.FullScreen)
         self.fit_action = self._action("F&it the drawing", lambda: self.draw_view.canvas.fit_to_drawing(), "Ctrl+0",
                                        None, "Show the whole drawing on the canvas (the wheel zooms)")
@@ -263,8 +270,8 @@ class MainWindow(QMainWindow):
         """What the Model menu shows below the model list (the model controller fills the menu)."""
         separator = QAction(self)
         separator.setSeparator(True)
-        return [self.add_model_action, *official_models.menu_actions(self), separator, self.sample_action, self.reconstruct_action, self.suggest_action,
-                separator, self.model_info_action]
+        return [self.add_model_action, *official_models.menu_actions(self), separator, self.sample_action,
+                self.reconstruct_action, self.suggest_action, separator, self.model_info_action]
 
     def model_actions_enabled(self, model: inference.LoadedModel | None) -> None:
         for action in (self.sample_action, self.suggest_action, self.model_info_action):
@@ -316,8 +323,9 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self,
             "About SketchGen",
-            f"<h3>SketchGen {app_version()}</h3><p>Draw together with a sketch-rnn model (Ha &amp; Eck 2017): the model continues "
-            "your strokes, samples, reconstructs and morphs sketches. Models run with ONNX Runtime.</p>"
+            f"<h3>SketchGen {app_version()}</h3><p>Draw together with a sketch-rnn model (Ha &amp; Eck 2017): "
+            "the model continues your strokes, samples, reconstructs and morphs sketches. Models run with ONNX "
+            "Runtime.</p>"
             "<p>Each model's data set license is under Help &gt; Model information.</p>",
         )
 
@@ -370,17 +378,17 @@ class MainWindow(QMainWindow):
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
     # drag and drop ----------------------------------------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
         if sketch_from_mime(mime) is not None or any(u.isLocalFile() for u in mime.urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         if self.files.open_dropped(event.mimeData()):
             event.acceptProposedAction()
 
     # shutdown ---------------------------------------------------------------------------------------------------------
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_window_state(self.saveState())
         self.settings.sync()

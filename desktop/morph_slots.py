@@ -36,7 +36,8 @@ class SlotWidget(QFrame):
         self.name = name
         self.setAcceptDrops(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.view = SketchThumbnail(self, caption=f"Slot {name}", placeholder=f"Drop a sketch here\nor fill slot {name}")
+        self.view = SketchThumbnail(self, caption=f"Slot {name}",
+                                    placeholder=f"Drop a sketch here\nor fill slot {name}")
         self.view.setAccessibleName(f"Morph slot {name}")
         self.view.setMinimumSize(100, 100)
         self.fill_button = QToolButton(self)
@@ -57,12 +58,12 @@ class SlotWidget(QFrame):
     def show_sketch(self, s3: np.ndarray | None) -> None:
         show_sketch(self.view, s3, USER)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
         if sketch_from_mime(mime) is not None or any(url.isLocalFile() for url in mime.urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         mime = event.mimeData()
         sketch = sketch_from_mime(mime)
         if sketch is not None:

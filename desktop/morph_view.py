@@ -152,8 +152,8 @@ class MorphView(QWidget):
         top.add(slot_b, 1.0, button_height)
         layout = QVBoxLayout(page)
         layout.addWidget(top, 3)
-        explain = QLabel(f"A, then {STRIP_LENGTH} steps the model decodes from A's latent to B's, then B (click a step to "
-                         "move the handle there, drag one into a slot):", page)
+        explain = QLabel(f"A, then {STRIP_LENGTH} steps the model decodes from A's latent to B's, then B (click a "
+                         "step to move the handle there, drag one into a slot):", page)
         explain.setWordWrap(True)
         layout.addWidget(explain)
         layout.addWidget(strip, 1)
@@ -298,7 +298,8 @@ class MorphView(QWidget):
             return
         model, temperature, handle = self.model, self.temperature, self.state.handle
         self._submit(BETWEEN, ("A", "B"), [self.between_view],
-                     lambda z: [model.decode(model.interpolate_z(z["A"], z["B"], HANDLE_STEPS + 1)[handle], temperature)],
+                     lambda z: [model.decode(model.interpolate_z(z["A"], z["B"], HANDLE_STEPS + 1)[handle],
+                                             temperature)],
                      lambda sketches: self.state.set_between(handle, sketches[0]), "Morph failed")
 
     def request_strip(self) -> None:
@@ -342,7 +343,8 @@ class MorphView(QWidget):
                     widget.show_sketch(state.slots[name])
         _show(self.between_view, state.between)
         shown_at = state.between_handle if state.between is not None else None
-        self.between_view.caption = "In between" if shown_at is None else f"In between: {round(100 * shown_at / HANDLE_STEPS)} % of the way to B"
+        self.between_view.caption = ("In between" if shown_at is None
+                                     else f"In between: {round(100 * shown_at / HANDLE_STEPS)} % of the way to B")
         if state.between is not None and len(state.between) == 0:
             self.between_view.set_placeholder("(the model ends this sketch at once)")
         elif not state.filled("A", "B"):
@@ -379,4 +381,5 @@ class MorphView(QWidget):
         elif not state.filled("A", "B"):
             self.notice.setText("Fill slots A and B (draw, open, sample or drop a sketch), then drag the handle.")
         else:
-            self.notice.setText("Drag the handle: the in-between sketch is decoded from the slerp of A's and B's latents.")
+            self.notice.setText("Drag the handle: the in-between sketch is decoded from the slerp of A's and B's "
+                                "latents.")

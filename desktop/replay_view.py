@@ -36,7 +36,8 @@ class ReplayView(QWidget):
         self._timer.timeout.connect(self._tick)
 
         self._row = QHBoxLayout()
-        self._empty = SketchView(self, placeholder="Nothing to replay yet.\nDraw, sample, open or reconstruct a sketch.")
+        self._empty = SketchView(self,
+                                 placeholder="Nothing to replay yet.\nDraw, sample, open or reconstruct a sketch.")
         self._row.addWidget(self._empty)
 
         icon = self.style().standardIcon
@@ -73,7 +74,8 @@ class ReplayView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(self._row, 1)
         layout.addLayout(controls)
-        QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.state.toggle, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.state.toggle,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
         self._loaded_items: list = []
         state.changed.connect(self._sync)

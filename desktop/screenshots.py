@@ -2,10 +2,11 @@
 
 Runs the real window (QT_QPA_PLATFORM=offscreen on a headless machine) with a throw-away $SKETCHGEN_HOME on the
 default shipped model, and goes through the app as a person would: draws strokes with mouse events, points at a
-suggestion and has the model draw it (caught mid-stroke), reconstructs and pauses the replay mid-way, morphs between two sketches and builds the 2x2 grid, and
-opens the model information. Every model call is seeded, so the pictures only change when the model does. The
-sketches come from the shared aaron_sheep data when it is there, else from simple shapes, so it works on a fresh
-clone too. Writes OUTDIR/screenshot-{draw,animation,replay,morph,morph-grid,model}.png.
+suggestion and has the model draw it (caught mid-stroke), reconstructs and pauses the replay mid-way, morphs between
+two sketches and builds the 2x2 grid, and opens the model information. Every model call is seeded, so the pictures
+only change when the model does. The sketches come from the shared aaron_sheep data when it is there, else from
+simple shapes, so it works on a fresh clone too. Writes
+OUTDIR/screenshot-{draw,animation,replay,morph,morph-grid,model}.png.
 """
 
 from __future__ import annotations

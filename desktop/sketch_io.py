@@ -93,7 +93,8 @@ def read_sketch_file(path: str | os.PathLike[str]) -> OpenedFile:
             why = f"; line {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
             raise DataFileError(file, f"holds no readable drawing{why}")
         choices = [
-            SketchChoice(f"line {s.metadata.get('line', i + 1)}: {s.metadata.get('word', 'drawing')}", s.strokes, s.metadata)
+            SketchChoice(f"line {s.metadata.get('line', i + 1)}: {s.metadata.get('word', 'drawing')}", s.strokes,
+                         s.metadata)
             for i, s in enumerate(sketches)
         ]
         return OpenedFile(file, choices, skipped)

@@ -50,7 +50,7 @@ class _Job(QRunnable):
     def run(self) -> None:
         try:
             result = self._request.fn()
-        except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI as a message
+        except BaseException as exc:  # every failure must reach the GUI as a message
             self._runner._failed.emit(self._request.job_id, describe_error(exc))
         else:
             self._runner._finished.emit(self._request.job_id, result)
