@@ -109,7 +109,7 @@ def main() -> int:
     from desktop.main_window import MainWindow
 
     load_before = os.getloadavg()
-    app = QApplication.instance() or QApplication(["bench"])
+    _app = QApplication.instance() or QApplication(["bench"])  # held for the whole run
     window = MainWindow(seed=5)
     window.resize(1280, 800)
     window.show()
@@ -278,7 +278,8 @@ def main() -> int:
     lines = [
         "# The app in use: pen lift to suggestions, the model drawing on the canvas",
         "",
-        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, PySide6 {PySide6.__version__}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"PySide6 {PySide6.__version__}, "
         f"ONNX Runtime {onnxruntime.__version__}, Qt platform {os.environ.get('QT_QPA_PLATFORM', 'default')}; "
         f"model {model.name} on {model.provider_label}; {n} suggestions at temperature {temperature:.2f}; {when}.",
         f"Load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} (the CPU is shared; compare "

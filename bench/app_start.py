@@ -305,7 +305,8 @@ def main() -> int:
     lines = [
         "# App start-up and GUI responsiveness",
         "",
-        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, PySide6 {PySide6.__version__}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"PySide6 {PySide6.__version__}, "
         f"ONNX Runtime {onnxruntime.__version__}, Qt platform {os.environ.get('QT_QPA_PLATFORM', 'default')}; "
         f"model {model['name']} on {model['provider']}; {when}.",
         f"Load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} "
@@ -341,7 +342,8 @@ def main() -> int:
         gaps = [r["max_gap_ms"] for r in rows]
         lines.append(
             f"| {name} | {int(rows[0]['requests'])} | {statistics.median(r['seconds'] for r in rows):.2f} | "
-            f"{statistics.median(gaps):.1f} | {max(gaps):.1f} | {statistics.median(r['p99_gap_ms'] for r in rows):.1f} | "
+            f"{statistics.median(gaps):.1f} | {max(gaps):.1f} | "
+            f"{statistics.median(r['p99_gap_ms'] for r in rows):.1f} | "
             f"{max(r['callback_ms'] for r in rows):.1f} |"
         )
     lines += [

@@ -28,11 +28,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sketchgen.datafiles import load_npz  # noqa: E402
-from sketchgen.engine import load_model  # noqa: E402
-from sketchgen.engine.sampling import DEFAULT_RULE, TEMPERATURE_RULES  # noqa: E402
-from sketchgen.engine.selection import ATTEMPTS_PER_DRAWING, attempts_for, finished, prefer_finished  # noqa: E402
-from sketchgen.fileio import atomic_write  # noqa: E402
+from sketchgen.datafiles import load_npz
+from sketchgen.engine import load_model
+from sketchgen.engine.sampling import DEFAULT_RULE, TEMPERATURE_RULES
+from sketchgen.engine.selection import ATTEMPTS_PER_DRAWING, attempts_for, finished, prefer_finished
+from sketchgen.fileio import atomic_write
 
 DATA = REPO.parent / "shared" / "data" / "sketch-rnn-datasets" / "aaron_sheep.npz"
 FRACTIONS = (0.4, 0.7)

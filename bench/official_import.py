@@ -27,10 +27,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sketchgen.engine import load_model  # noqa: E402
-from sketchgen.fileio import atomic_write  # noqa: E402
-from sketchgen.official.convert import import_js_model  # noqa: E402
-from sketchgen.official.jsformat import read_js_model  # noqa: E402
+from sketchgen.engine import load_model
+from sketchgen.fileio import atomic_write
+from sketchgen.official.convert import import_js_model
+from sketchgen.official.jsformat import read_js_model
 
 DEFAULT = REPO.parent / "shared" / "data" / "sketch-rnn-js-models" / "sheep.gen.json"
 REPEATS = 3

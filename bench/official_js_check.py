@@ -32,13 +32,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from export.js_export import export_js  # noqa: E402
-from sketchgen.datafiles import load_npz  # noqa: E402
-from sketchgen.engine import load_model  # noqa: E402
-from sketchgen.fileio import atomic_write  # noqa: E402
-from sketchgen.official.convert import import_js_model  # noqa: E402
-from sketchgen.official.jsformat import read_js_model  # noqa: E402
-from sketchgen.official.reference import softmax  # noqa: E402
+from export.js_export import export_js
+from sketchgen.datafiles import load_npz
+from sketchgen.engine import load_model
+from sketchgen.fileio import atomic_write
+from sketchgen.official.convert import import_js_model
+from sketchgen.official.jsformat import read_js_model
+from sketchgen.official.reference import softmax
 
 SHARED = REPO.parent / "shared" / "data"
 KEYS = ("pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho", "pen")

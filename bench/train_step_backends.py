@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         for v, w in zip(bf16.model.trainable_variables, weights):
             v.assign(w)
         variants["bf16"] = bf16
-    except Exception as exc:  # noqa: BLE001 - reported in the table
+    except Exception as exc:  # reported in the table
         problems["bf16"] = failure(exc)
 
     samples: dict[str, list[tuple[float, float]]] = {"fp32": [], "fp32 after": [], "bf16": [], "jax": []}
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, t in list(variants.items()):
         try:
             first[name] = t.train_step(batch.strokes, batch.lengths)  # traces; from the same weights
-        except Exception as exc:  # noqa: BLE001 - reported in the table
+        except Exception as exc:  # reported in the table
             problems[name] = failure(exc)
             del variants[name]
     for _ in range(args.steps):

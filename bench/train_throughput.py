@@ -37,13 +37,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from sketchgen.config import HParams  # noqa: E402
-from training.dataset import (BatchingOptions, SketchData, TrainBatcher, load_sketch_data,  # noqa: E402
+from sketchgen.config import HParams
+from training.dataset import (BatchingOptions, SketchData, TrainBatcher, load_sketch_data,
                               make_batch)
-from training.trainer import TrainOptions, Trainer  # noqa: E402
+from training.trainer import TrainOptions, Trainer
 
 DATA = REPO.parent / "shared" / "data" / "sketch-rnn-datasets"
 RESULTS = REPO / "bench" / "results" / "train_throughput.md"

@@ -77,7 +77,7 @@ def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse:
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     if offset:
         request.add_header("Range", f"bytes={offset}-")
-    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http/https URL given by the user)
+    return urllib.request.urlopen(request, timeout=timeout)  # http/https URL given by the user
 
 
 def _transfer(category: str, url: str, part: Path, timeout: float, progress: bool,
@@ -122,7 +122,7 @@ def _transfer(category: str, url: str, part: Path, timeout: float, progress: boo
         received = 0
         failure: str | None = None
         try:
-            handle = open(part, mode)  # noqa: SIM115 (closed by the with below)
+            handle = open(part, mode)  # closed by the with below
         except OSError as exc:
             raise DataFileError(part, f"cannot write ({exc.strerror or exc})") from None
         with handle, tqdm(

@@ -416,7 +416,8 @@ def read_npy_member(
                 "(a sketch file only ever needs numpy arrays, this one may try to run code)",
             ) from None
         except _UnsafePickle as exc:
-            raise DataFileError(path, f"{where} holds a pickle that numpy arrays never need ({exc}); refusing it") from None
+            raise DataFileError(path, f"{where} holds a pickle that numpy arrays never need ({exc}); "
+                                      "refusing it") from None
         except _TooCostly as exc:
             raise _too_costly(path, where, exc) from None
         except RecursionError:
@@ -511,7 +512,8 @@ def read_npz(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict
             if declared > budget.max_bytes:
                 raise DataFileError(
                     path, f"is too large: its arrays inflate to {_mb(declared)}, over the limit of "
-                    f"{_mb(budget.max_bytes)} (raise it with --max-data-mb or ${MAX_DATA_MB_ENV} if the file is genuine)"
+                    f"{_mb(budget.max_bytes)} (raise it with --max-data-mb or ${MAX_DATA_MB_ENV} if the file is "
+                    "genuine)"
                 )
             inflated = 0
             for info in members:

@@ -53,7 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.storage.requests.append(self.path)
         body = self.storage.files.get(self.path)
         if self.storage.html_errors:

@@ -70,7 +70,8 @@ def test_keyboard_shortcuts_drive_undo(make_window, qtbot):
     undo = QKeySequence(QKeySequence.StandardKey.Undo)[0]
     QTest.keyClick(canvas, undo.key(), undo.keyboardModifiers())
     assert len(window.document) == 1
-    assert window.undo_action.shortcut().matches(QKeySequence(QKeySequence.StandardKey.Undo)) == QKeySequence.SequenceMatch.ExactMatch
+    undo = QKeySequence(QKeySequence.StandardKey.Undo)
+    assert window.undo_action.shortcut().matches(undo) == QKeySequence.SequenceMatch.ExactMatch
     assert window.tabs.tabText(0).startswith("&")  # mnemonics on tabs
     QTest.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentIndex() == 1

@@ -140,7 +140,8 @@ def test_long_gif_is_capped_and_transparent_gif_keeps_colours(tmp_path):
 
 def test_export_errors_name_the_file(make_window, tmp_path):
     window = make_window()
-    assert not window.exports.export(ExportFormat.PNG, tmp_path / "empty.png", ExportTarget(TargetKind.DRAWING))  # nothing drawn
+    nothing_drawn = ExportTarget(TargetKind.DRAWING)
+    assert not window.exports.export(ExportFormat.PNG, tmp_path / "empty.png", nothing_drawn)
     assert window.errors and "empty.png" in window.errors[-1][1]
     _draw_three_strokes(window)
     target = tmp_path / "missing-folder" / "out.svg"

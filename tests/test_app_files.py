@@ -114,7 +114,8 @@ def test_bad_files_show_a_message_naming_the_file(make_window, tmp_path, name, c
     title, message = window.errors[-1]
     assert title == "Cannot open file" and name in message and expected in message
     assert window.last_error_box is not None and window.last_error_box.isVisible()
-    assert not window.last_error_box.isModal() or window.last_error_box.windowModality() != Qt.WindowModality.ApplicationModal
+    box = window.last_error_box
+    assert not box.isModal() or box.windowModality() != Qt.WindowModality.ApplicationModal
     np.testing.assert_array_equal(window.document.to_stroke3(), before)  # the drawing is untouched
 
 

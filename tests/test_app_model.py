@@ -120,7 +120,8 @@ def test_mouse_strokes_lead_to_continuations_and_accepting_one_is_one_undo_step(
                for x in range(0, shot.width(), 2) for y in range(0, shot.height(), 2))  # model ink is on screen
     assert view.regenerate_button.isEnabled()
     assert window.runner.gui_ms["continue"] < GUI_BUDGET_MS  # the GUI thread only takes the finished result
-    assert window.exports.export(ExportFormat.PNG, tmp_path / "grid.png", ExportTarget(TargetKind.CONTINUATIONS), cell=64)
+    grid = ExportTarget(TargetKind.CONTINUATIONS)
+    assert window.exports.export(ExportFormat.PNG, tmp_path / "grid.png", grid, cell=64)
     assert QImage(str(tmp_path / "grid.png")).size().toTuple() == (128, 128)
 
     # Pointing at a suggestion draws its preview on the canvas, stroke by stroke; a click has the model draw it.
@@ -130,7 +131,8 @@ def test_mouse_strokes_lead_to_continuations_and_accepting_one_is_one_undo_step(
     qtbot.waitUntil(lambda: _same_strokes(view.canvas.preview(), view.continuations[index]), timeout=10000)
     before = list(window.document.strokes)
     added = view.continuations[index]
-    QTest.mouseClick(thumb, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(thumb.width() // 2, thumb.height() // 2))
+    QTest.mouseClick(thumb, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(thumb.width() // 2, thumb.height() // 2))
     assert view.animator.is_drawing() and len(window.document) == len(before)  # drawn first, added when done
     qtbot.waitUntil(lambda: len(window.document) == len(before) + len(added), timeout=10000)
     assert _same_strokes(window.document.strokes[len(before):], added)
@@ -177,7 +179,8 @@ def test_temperature_and_seed_reach_every_model_call(make_window, qtbot):
     assert not all(_same_strokes(a, b) for a, b in zip(hot, recomputed(0.05, call["seed"])))
 
     window.sample_action.trigger()
-    qtbot.waitUntil(lambda: window.undo_stack.undoText() == "Random sample" or bool(window.errors), timeout=MODEL_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.undo_stack.undoText() == "Random sample" or bool(window.errors),
+                    timeout=MODEL_TIMEOUT_MS)
     assert not window.errors
     sampled = view.last_call["sample"]
     assert sampled["temperature"] == 1.2
@@ -326,7 +329,8 @@ def _broken_copy(source, folder, keep_sha: bool):
 
 
 @pytest.mark.parametrize("keep_sha, problem", [(False, "sha256"), (True, "ONNX Runtime cannot load it")])
-def test_broken_model_folder_gives_its_message_and_the_app_keeps_running(make_window, qtbot, tmp_path, keep_sha, problem):
+def test_broken_model_folder_gives_its_message_and_the_app_keeps_running(make_window, qtbot, tmp_path, keep_sha,
+                                                                          problem):
     window = _loaded_window(make_window, qtbot)
     working = window.model
     broken = tmp_path / "broken"

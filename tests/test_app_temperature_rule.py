@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from desktop._testsupport import loaded_window, make_window, sketchgen_home  # noqa: F401, F811 (fixtures)
+from desktop._testsupport import loaded_window, make_window, sketchgen_home  # noqa: F401  (fixtures)
 
 MODEL_TIMEOUT_MS = 60000
 

@@ -13,14 +13,14 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from onnx import TensorProto, helper  # noqa: E402
+from onnx import TensorProto, helper
 
-from conftest import random_stroke3  # noqa: E402
-from sketchgen import precision  # noqa: E402
-from sketchgen.graphs import UNROLL, DecoderWeights, build_sampler, build_step  # noqa: E402
-from sketchgen.engine.sampling import (TEMPERATURE_RULES, classic_loop, draw_noise, reference_loop,  # noqa: E402
+from conftest import random_stroke3
+from sketchgen import precision
+from sketchgen.graphs import UNROLL, DecoderWeights, build_sampler, build_step
+from sketchgen.engine.sampling import (TEMPERATURE_RULES, classic_loop, draw_noise, reference_loop,
                                        temperatures)
-from sketchgen.model_folder import PRECISION_TOLERANCE_NATS, START_TOKEN  # noqa: E402
+from sketchgen.model_folder import PRECISION_TOLERANCE_NATS, START_TOKEN
 
 H, NZ, M = 24, 6, 4
 
@@ -125,7 +125,8 @@ def test_temperature_rules_follow_the_official_samplers():
         assert (js.discrete, js.sigma_scale) == pytest.approx((0.5 + 0.5 * tau, np.sqrt(tau)))
         assert (paper.discrete, paper.sigma_scale) == pytest.approx((tau, np.sqrt(tau)))
         assert (magenta.discrete, magenta.sigma_scale) == pytest.approx((tau, tau))
-        assert temperatures(tau, "js", 0.25).discrete == 0.25 and temperatures(tau, "js", 0.25).sigma_scale == js.sigma_scale
+        fixed = temperatures(tau, "js", 0.25)
+        assert fixed.discrete == 0.25 and fixed.sigma_scale == js.sigma_scale
     with pytest.raises(ValueError, match="rule"):
         temperatures(0.5, "fast")
 

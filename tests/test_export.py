@@ -11,15 +11,15 @@ import pytest
 pytest.importorskip("tensorflow")
 onnx = pytest.importorskip("onnx")
 
-import onnxruntime as ort  # noqa: E402
-from conftest import TinySetup, batch5, sketch_set, tiny_hparams  # noqa: E402
+import onnxruntime as ort
+from conftest import TinySetup, batch5, sketch_set, tiny_hparams
 
-from export import parity  # noqa: E402
-from export.model_card import dataset_entry  # noqa: E402
-from export.onnx_export import export_model  # noqa: E402
-from sketchgen.errors import SketchGenError  # noqa: E402
-from sketchgen.fileio import sha256_file  # noqa: E402
-from training.model import SketchRNN  # noqa: E402
+from export import parity
+from export.model_card import dataset_entry
+from export.onnx_export import export_model
+from sketchgen.errors import SketchGenError
+from sketchgen.fileio import sha256_file
+from training.model import SketchRNN
 
 GRAPHS = ("encoder.onnx", "encoder_int8.onnx", "decoder_init.onnx", "decoder_step.onnx", "decoder_prime.onnx",
           "decoder_sample.onnx",

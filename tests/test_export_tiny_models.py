@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from conftest import TinySetup, batch5  # noqa: E402
+from conftest import TinySetup, batch5
 
 
 # -- the L_R tool --------------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def real_sketches(scale: float, count: int = 6) -> list[np.ndarray]:
     return sketches
 
 
-# -- the format ---------------------------------------------------------------------------------------------------------
+# -- the format ------------------------------------------------------------------------------------------------------
 
 def test_gate_and_state_layouts_round_trip() -> None:
     rng = np.random.default_rng(0)
@@ -97,7 +97,7 @@ def test_hostile_files_exit_2_naming_the_file_and_leave_no_folder(tmp_path: Path
     assert not (tmp_path / "model").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bad.gen.json"]
 
 
-# -- the import -----------------------------------------------------------------------------------------------------------
+# -- the import ------------------------------------------------------------------------------------------------------
 
 def test_tiny_vae_imports_and_its_graphs_match_the_reference(tmp_path: Path, make_sketch) -> None:
     text = tiny_js_model("vae")

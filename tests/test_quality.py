@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from sketchgen.datafiles import save_npz  # noqa: E402
-from sketchgen.engine import load_model  # noqa: E402
-from sketchgen.quality import load_test_split, source_ranks  # noqa: E402
+from sketchgen.datafiles import save_npz
+from sketchgen.engine import load_model
+from sketchgen.quality import load_test_split, source_ranks
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "assets" / "models"

@@ -34,8 +34,9 @@ RESUMABLE_KEYS = frozenset({"num_steps", "save_every", "eval_every"})
 
 
 def build_train_parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="sketchgen-train", description="Train a sketch-rnn model (sub-commands: evaluate, compare).",
-                epilog="sketchgen-train evaluate EXPERIMENT --help shows the evaluation options.")
+    p = ArgumentParser(prog="sketchgen-train",
+                       description="Train a sketch-rnn model (sub-commands: evaluate, compare).",
+                       epilog="sketchgen-train evaluate EXPERIMENT --help shows the evaluation options.")
     p.add_argument("--data", nargs="+", metavar="NAME_OR_FILE",
                    help="data files, or names looked up in --data-dir (cat -> DIR/cat.npz); several are combined. "
                         "Default: the data_set hyperparameter (aaron_sheep.npz)")

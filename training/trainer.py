@@ -289,7 +289,8 @@ class Trainer:
         from training.warm_start import apply_and_verify
 
         if self.step != 0:
-            raise SketchGenError(f"{self.experiment_dir}: --init-from starts a new run; this one is at step {self.step}")
+            raise SketchGenError(f"{self.experiment_dir}: --init-from starts a new run; this one is at step "
+                                 f"{self.step}")
         errors = apply_and_verify(initial, self.model, sketches)
         self.step_offset.assign(initial.steps_trained)
         self.segments.continue_model(initial.steps_trained, initial.wall_time_s)

@@ -1,4 +1,5 @@
-"""``sketchgen-import SOURCE --out FOLDER``: an official sketch-rnn model (a file, a URL or a name) -> a model folder."""
+"""``sketchgen-import SOURCE --out FOLDER``: an official sketch-rnn model (a file, a URL or a name) -> a model
+folder."""
 from __future__ import annotations
 
 import sys
