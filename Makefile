@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh clone (only python3 >= 3.10, pip and make needed):
 #   make run    creates .venv with the app's needs and starts the app on the shipped default model
-#   make test   creates .venv with everything (training, export, app, tests), checks the import contracts
-#               (pyproject.toml [tool.importlinter]) and runs the whole suite headless
+#   make test   creates .venv with everything (training, export, app, tests), checks the import contracts and
+#               ruff's rules (pyproject.toml [tool.importlinter], [tool.ruff]) and runs the whole suite headless
 # GPU=1 installs onnxruntime-gpu instead of onnxruntime (never both: they share one module).
 
 PYTHON ?= python3
@@ -49,6 +49,7 @@ run: venv-app
 
 test: venv-all
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
 	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 screenshots: venv-all
