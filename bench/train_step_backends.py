@@ -42,7 +42,7 @@ _JAX_SIDE = r"""
 import json, os, sys, time
 os.environ["KERAS_BACKEND"] = "jax"
 import numpy as np, keras
-from training.config import HParams
+from sketchgen.config import HParams
 from training.jax_step import JaxTrainStep
 from training.model import SketchRNN
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
     from train_throughput import training_sketches
 
-    from training.config import HParams
+    from sketchgen.config import HParams
     from training.dataset import SketchData, make_batch
     from training.trainer import TrainOptions, Trainer
 
