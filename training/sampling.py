@@ -4,8 +4,8 @@ Used for the sample images of a training run (TensorBoard) and as the reference 
 compared with. The temperature acts by the engine's temperature rules (``sketchgen.engine.sampling.temperatures``,
 by default the official demos'): the mixture weights and the pen state are drawn from ``softmax(logits / t)`` with
 the rule's discrete temperature t, the Gaussian's standard deviations are scaled by the rule's sigma scale (the
-correlation stays); ``greedy`` takes the most likely component and pen state and the component's mean. Sketches are in the model's
-normalised units (multiply by the data's scale factor for pixels).
+correlation stays); ``greedy`` takes the most likely component and pen state and the component's mean. Sketches are
+in the model's normalised units (multiply by the data's scale factor for pixels).
 """
 from __future__ import annotations
 
