@@ -373,6 +373,15 @@ def test_concurrent_calls_from_threads(model: SketchModel, pixels: list[np.ndarr
         _same(got, want, atol=0)
 
 
+def test_loading_and_sampling_leave_the_callers_float_arithmetic_alone(folder: Path) -> None:
+    """Subnormal numbers still exist in the calling thread after the engine ran (no flush-to-zero left behind)."""
+    code = ("import sys, numpy as np; from sketchgen.engine import load_model; m = load_model(sys.argv[1]); "
+            "m.sample(n=2, seed=1); m.encode([[3.0, 4.0, 1.0]]); sys.exit(0 if (np.array([1e-310]) * 1.0)[0] else 1)")
+    result = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120,
+                            cwd=REPO)
+    assert result.returncode == 0, "loading a model switched flush-to-zero on: " + result.stderr
+
+
 def test_engine_imports_neither_tensorflow_nor_qt(folder: Path) -> None:
     code = ("import sys; from sketchgen.engine import load_model; m = load_model(sys.argv[1]); "
             "m.sample(n=2, seed=1); m.encode([[3.0, 4.0, 1.0]]); bad = [k for k in sys.modules if k.split('.')[0] in "
