@@ -315,6 +315,19 @@ print("RESULT " + json.dumps({"backend": keras.backend.backend(), "first": first
 """
 
 
+def jax_update(hp_values: dict, trainer, batch, folder: Path, steps: int, timeout: float = 300) -> tuple[dict, list]:
+    """Run JAX_SCRIPT on ``trainer``'s current weights and ``batch``: its RESULT (backend, first metrics, losses over
+    ``steps`` more updates; new weights in folder/jax_weights.npz) and the weights it started from."""
+    before = [v.numpy() for v in trainer.model.trainable_variables]
+    np.savez(folder / "case.npz", strokes=batch.strokes, lengths=batch.lengths,
+             **{f"w{i}": w for i, w in enumerate(before)})
+    proc = subprocess.run([JAX_PYTHON, "-c", JAX_SCRIPT, json.dumps(hp_values), str(folder / "case.npz"),
+                           str(folder / "jax_weights.npz"), str(steps)], cwd=REPO_ROOT, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return script_result(proc.stdout), before
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment of a training subprocess: this checkout first on the path, TensorFlow quiet."""
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import (JAX_HP, JAX_METRICS, JAX_NARROW_LOGVAR, JAX_PYTHON, JAX_SCRIPT, MIRRORED_HPARAMS,
+from conftest import (JAX_HP, JAX_METRICS, JAX_NARROW_LOGVAR, JAX_PYTHON, MIRRORED_HPARAMS,
                       MIRRORED_SCRIPT, REPO_ROOT, TRAINING_TINY, random_stroke3, read_events, script_result,
-                      subprocess_env, toy_sketch_data, write_toy_npz)
+                      jax_update, subprocess_env, toy_sketch_data, write_toy_npz)
 
 from sketchgen.errors import ConfigError
 from training import checkpoint as ckpt
@@ -110,15 +110,7 @@ def test_one_jax_update_of_a_hyper_decoder_equals_the_tensorflow_update(tmp_path
     t.model.logvar_head.kernel.assign(np.zeros(t.model.logvar_head.kernel.shape, np.float32))
     t.model.logvar_head.bias.assign(np.full(t.model.logvar_head.bias.shape, JAX_NARROW_LOGVAR, np.float32))
     batch = make_batch(sketches, 32)
-    before = [v.numpy() for v in t.model.trainable_variables]
-    np.savez(tmp_path / "case.npz", strokes=batch.strokes, lengths=batch.lengths,
-             **{f"w{i}": w for i, w in enumerate(before)})
-    proc = subprocess.run([JAX_PYTHON, "-c", JAX_SCRIPT, json.dumps(hp_values), str(tmp_path / "case.npz"),
-                           str(tmp_path / "jax_weights.npz"), "3"], cwd=REPO_ROOT,
-                          env=subprocess_env(), capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads([line for line in proc.stdout.splitlines() if line.startswith("RESULT ")][-1][7:])
+    result, _ = jax_update(hp_values, t, batch, tmp_path, 3, timeout=600)
     assert result["backend"] == "jax"
     tf_metrics = t.train_step(batch.strokes, batch.lengths)
     for key in JAX_METRICS:

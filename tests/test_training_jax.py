@@ -14,15 +14,12 @@ near Adam's epsilon, 1e-8, the backends' float rounding alone moves the update b
 """
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import (JAX_HP, JAX_METRICS, JAX_NARROW_LOGVAR, JAX_PYTHON, JAX_SCRIPT, REPO_ROOT, random_stroke3,
-                      subprocess_env)
+from conftest import JAX_HP, JAX_METRICS, JAX_NARROW_LOGVAR, JAX_PYTHON, jax_update, random_stroke3
 
 from sketchgen.config import HParams
 from training.dataset import SketchData, make_batch
@@ -50,15 +47,7 @@ def _trainer(tmp_path: Path) -> Trainer:
 def test_one_jax_update_equals_the_tensorflow_update_and_the_jax_step_trains(tmp_path: Path) -> None:
     trainer = _trainer(tmp_path)
     batch = make_batch(trainer.data.splits["train"], 32)
-    before = [v.numpy() for v in trainer.model.trainable_variables]
-    np.savez(tmp_path / "case.npz", strokes=batch.strokes, lengths=batch.lengths,
-             **{f"w{i}": w for i, w in enumerate(before)})
-    proc = subprocess.run([JAX_PYTHON, "-c", JAX_SCRIPT, json.dumps(JAX_HP), str(tmp_path / "case.npz"),
-                           str(tmp_path / "jax_weights.npz"), str(TRAIN_STEPS)], cwd=REPO_ROOT,
-                          env=subprocess_env(), capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads([line for line in proc.stdout.splitlines() if line.startswith("RESULT ")][-1][7:])
+    result, before = jax_update(JAX_HP, trainer, batch, tmp_path, TRAIN_STEPS)
     assert result["backend"] == "jax"
 
     tf_metrics = trainer.train_step(batch.strokes, batch.lengths)
