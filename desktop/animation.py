@@ -70,7 +70,7 @@ class PenPath:
 class CanvasAnimator(QObject):
     """Plays a :class:`PenPath` on a :class:`DrawingCanvas`; one animation at a time (a new one replaces it)."""
 
-    committed = Signal(object)  # list[Stroke]: what a *draw* animation drew, to add to the drawing
+    committed = Signal(object, bool)  # list[Stroke] a *draw* animation drew (to add to the drawing); all of it?
     runningChanged = Signal(bool)
 
     def __init__(self, canvas: DrawingCanvas, parent: QObject | None = None) -> None:
@@ -115,7 +115,7 @@ class CanvasAnimator(QObject):
         drawn = self.path.at(self._clock.elapsed() / 1000.0)
         self._end()
         if drawn:
-            self.committed.emit(drawn)
+            self.committed.emit(drawn, False)
         return drawn
 
     def cancel(self) -> None:
@@ -169,7 +169,7 @@ class CanvasAnimator(QObject):
             return
         if done:
             self._end()
-            self.committed.emit(list(path.strokes))
+            self.committed.emit(list(path.strokes), True)
         else:
             self.canvas.set_overlay(inked(shown))
 

@@ -229,11 +229,9 @@ class DrawView(QWidget):
         self.message.emit(f"The model is drawing suggestion {index + 1}; put the pen down to take over.")
         return True
 
-    def _keep_drawn(self, strokes: list[Stroke]) -> None:
+    def _keep_drawn(self, strokes: list[Stroke], whole: bool) -> None:
         """What the model drew on the canvas joins the drawing (all of it, or the part drawn before the pen came)."""
         index, self._drawing_index = self._drawing_index, -1
-        whole = 0 <= index < len(self.continuations) and len(strokes) == len(self.continuations[index]) and all(
-            a is b for a, b in zip(strokes, self.continuations[index]))
         self.undo_stack.push(AddStrokes(self.document, strokes, "Accept continuation"))
         count = f"{len(strokes)} stroke{'s' if len(strokes) != 1 else ''}"
         what = f"continuation {index + 1}" if whole else "the part the model drew before you took over"

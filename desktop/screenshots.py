@@ -3,10 +3,10 @@
 Runs the real window (QT_QPA_PLATFORM=offscreen on a headless machine) with a throw-away $SKETCHGEN_HOME on the
 default shipped model, and goes through the app as a person would: draws strokes with mouse events, points at a
 suggestion and has the model draw it (caught mid-stroke), reconstructs and pauses the replay mid-way, morphs between
-two sketches and builds the 2x2 grid, and opens the model information. Every model call is seeded, so the pictures
-only change when the model does. The sketches come from the shared aaron_sheep data when it is there, else from
-simple shapes, so it works on a fresh clone too. Writes
-OUTDIR/screenshot-{draw,animation,replay,morph,morph-grid,model}.png.
+two sketches and builds the grid, and opens the model information and the official-model catalogue. Every model call
+is seeded, so the pictures only change when the model does. The sketches come from the shared aaron_sheep data when
+it is there, else from simple shapes, so it works on a fresh clone too. Writes
+OUTDIR/screenshot-{draw,animation,replay,morph,morph-grid,model,official}.png.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ __all__ = ["main", "SHOTS"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHEEP = REPO_ROOT.parent / "shared" / "data" / "sketch-rnn-datasets" / "aaron_sheep.npz"
-SHOTS = ("draw", "animation", "replay", "morph", "morph-grid", "model")
+SHOTS = ("draw", "animation", "replay", "morph", "morph-grid", "model", "official")
 WINDOW_SIZE = (1280, 800)
 SEED = 7
 TEMPERATURE = 0.3  # careful strokes read better in a small picture
@@ -215,6 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         image = window.grab().toImage()
     _save(image, out / "screenshot-model.png")
+
+    # Model > Get official models...: the official catalogue, searched for "cat" (nothing is downloaded).
+    from desktop import official_models
+
+    dialog = official_models.open_dialog(window)
+    QTest.keyClicks(dialog.search, "cat")
+    _wait(app, lambda: False, 0.3)
+    _save(_with_dialog(window, dialog), out / "screenshot-official.png")
+    dialog.close()
 
     window.runner.cancel_all()
     window.runner.wait(10000)

@@ -70,6 +70,7 @@ def test_the_chosen_suggestion_is_drawn_on_the_canvas_and_yields_to_the_pen(make
     # The person puts the pen down: the model stops at once; what it drew stays, as one undoable step.
     draw_stroke(view.canvas, [(300, 300), (340, 320), (380, 300)])
     assert not view.animator.is_drawing() and view.canvas.overlay() == []
+    assert "the part the model drew before you took over" in window.statusBar().currentMessage()
     authors = window.document.authors()[before:]
     assert authors[-1] == USER and set(authors[:-1]) == {MODEL}
     kept = window.document.strokes[before:-1]
@@ -93,6 +94,7 @@ def test_draw_together_continues_each_time_the_pen_lifts(make_window, qtbot):
     qtbot.waitUntil(lambda: MODEL in window.document.authors(), timeout=MODEL_TIMEOUT_MS)
     assert window.document.authors()[0] == USER
     assert window.undo_stack.undoText() == "Accept continuation"
+    assert window.statusBar().currentMessage().startswith("Added continuation ")  # all of it was drawn
     assert window.document.revision > user_revision
     # It goes on only after the person's strokes: once it has drawn, it waits for the pen.
     count = len(window.document)
