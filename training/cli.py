@@ -235,9 +235,9 @@ def _train(args: argparse.Namespace) -> int:
                                 scale=initial.scale_factor if initial else None)  # the model's units
         hp = hp.with_overrides({"data_set": [s.name for s in data.sources], "max_seq_len": data.max_seq_len})
 
+    strategy = _make_strategy(args.strategy)  # before any other TensorFlow op (multi-worker needs that)
     if latest is not None:
         ckpt.verify_checkpoint(latest)  # a damaged checkpoint refuses here, before anything in the run changes
-    strategy = _make_strategy(args.strategy)  # before any other TensorFlow op (multi-worker needs that)
     from training.trainer import TrainOptions, Trainer
 
     if latest is not None:
