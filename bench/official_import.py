@@ -28,9 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sketchgen.engine import load_model
-from sketchgen.fileio import atomic_write
 from sketchgen.official.convert import import_js_model
 from sketchgen.official.jsformat import read_js_model
+from bench_report import publish
 
 DEFAULT = REPO.parent / "shared" / "data" / "sketch-rnn-js-models" / "sheep.gen.json"
 REPEATS = 3
@@ -75,12 +75,7 @@ def main(argv: list[str] | None = None) -> int:
              "| phase | wall s | CPU s |", "|---|---:|---:|"]
     lines += [f"| {name} | {wall:.2f} | {cpu_s:.2f} |" for name, wall, cpu_s in rows]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_write:
-        out = REPO / "bench" / "results" / "official_import.md"
-        with atomic_write(out, mode="w") as fh:
-            fh.write(text)
-        print(f"wrote {out}")
+    publish(text, REPO / "bench" / "results" / "official_import.md", write=not args.no_write)
     return 0
 
 

@@ -35,10 +35,10 @@ sys.path.insert(0, str(REPO))
 from export.js_export import export_js
 from sketchgen.datafiles import load_npz
 from sketchgen.engine import load_model
-from sketchgen.fileio import atomic_write
 from sketchgen.official.convert import import_js_model
 from sketchgen.official.jsformat import read_js_model
 from sketchgen.official.reference import softmax
+from bench_report import publish
 
 SHARED = REPO.parent / "shared" / "data"
 KEYS = ("pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho", "pen")
@@ -114,12 +114,7 @@ def main(argv: list[str] | None = None) -> int:
              "| file the JS loader read | compared with | steps | largest difference |", "|---|---|---:|---:|"]
     lines += [f"| {a} | {b} | {n} | {e:.1e} |" for a, b, n, e in rows_out]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_write:
-        out = REPO / "bench" / "results" / "official_js_loader.md"
-        with atomic_write(out, mode="w") as fh:
-            fh.write(text)
-        print(f"wrote {out}")
+    publish(text, REPO / "bench" / "results" / "official_js_loader.md", write=not args.no_write)
     return 0
 
 

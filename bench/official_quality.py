@@ -28,9 +28,9 @@ sys.path.insert(0, str(REPO))
 
 from sketchgen import quality
 from sketchgen.engine import load_model
-from sketchgen.fileio import atomic_write
 from sketchgen.official.convert import import_js_model
 from sketchgen.official.jsformat import read_js_model
+from bench_report import publish
 
 SHARED = REPO.parent / "shared" / "data"
 MODELS = SHARED / "sketch-rnn-js-models"
@@ -119,12 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", "Over all models, the share of samples ended by the model: "
               + ", ".join(f"{ended[t]:.0%} at tau {t}" for t in temps) + ".", ""]
     text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        out = REPO / "docs" / "official_models.md"
-        with atomic_write(out, mode="w") as fh:
-            fh.write(text)
-        print(f"wrote {out}")
+    publish(text, REPO / "docs" / "official_models.md", write=not args.no_write)
     return 0
 
 
