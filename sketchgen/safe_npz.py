@@ -14,6 +14,9 @@ otherwise; the official QuickDraw files fit with room to spare): the members' de
 inflated (in chunks); the pickle runs in the pure-Python unpickler (a dict memo, no allocation sized by the file) with
 its memo, stack and nesting counted; every array is charged its bytes plus a fixed overhead each time it is referred
 to. Object arrays may nest two deep: a split holding sketches.
+
+One module on purpose (it is longer than most): each defence is only as good as the others, so the zip reader,
+the unpickler and the budgets are read and reviewed together.
 """
 
 from __future__ import annotations

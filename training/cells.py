@@ -12,6 +12,7 @@ three ways (reference keras.layers.RNN, a fused TensorFlow loop, keras.layers.LS
 
 ``SketchHyperLSTMCell`` is the paper's best decoder (magenta's ``HyperLSTMCell``, Ha et al. 2016): a small
 layer-norm LSTM beside the main one emits, every step, embeddings that scale each gate's input and recurrent share.
+The cells share one file (longer than most) because they share the projected-input and dropout-mask contract above.
 """
 from __future__ import annotations
 

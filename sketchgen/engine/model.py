@@ -3,7 +3,8 @@
 Everything the user sees is stroke-3 in pixel units; the model works on offsets divided by the data's scale
 factor, which this class applies both ways. Every call takes a batch (``n`` sketches at once share each ONNX
 Runtime call). A call keeps all its state in local variables and ONNX Runtime sessions may run concurrently, so
-one SketchModel serves several threads at once. numpy + onnxruntime only.
+one SketchModel serves several threads at once. numpy + onnxruntime only. The whole user-facing API is this one
+class (hence a longer file): every call shares its batching, scaling and noise handling.
 """
 from __future__ import annotations
 
