@@ -154,6 +154,7 @@ class ModelCard:
     training: Mapping[str, Any] = field(default_factory=dict)   # provenance: hardware, wall time, experiment
     export: Mapping[str, Any] = field(default_factory=dict)     # opset, tool versions, parity report
     precision: Precision = Precision()
+    start_token: tuple[float, ...] = tuple(START_TOKEN.tolist())  # the stroke-5 row fed before the first point
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -243,7 +244,8 @@ class ModelCard:
                    losses_source=_optional_str(data.get("losses_source"), "losses_source", bad),
                    training=_optional_object(data.get("training"), "training", bad),
                    export=_optional_object(data.get("export"), "export", bad),
-                   precision=_precision(data.get("precision"), bad), raw=data)
+                   precision=_precision(data.get("precision"), bad),
+                   start_token=_start_token(data.get("start_token"), bad), raw=data)
 
     def verify_files(self) -> None:
         """Every file model.json lists is present and has the recorded sha256."""
@@ -255,6 +257,17 @@ class ModelCard:
             if actual != entry.sha256.lower():
                 raise ModelError(path, f"sha256 {actual[:12]}... does not match model.json ({entry.sha256[:12]}...): "
                                  "the file was altered or corrupted; export the model again")
+
+
+def _start_token(value: Any, bad) -> tuple[float, ...]:
+    """The row fed to the decoder before the first point: the training start token unless the card names one (the
+    official JS demos feed their models zeros, and imported official models say so)."""
+    if value is None:
+        return tuple(START_TOKEN.tolist())
+    if not (isinstance(value, list) and len(value) == 5 and all(_is_number(v) for v in value)
+            and all(math.isfinite(v) for v in value)):
+        raise bad("start_token", f"must be a list of 5 finite numbers, found {str(value)[:60]}")
+    return tuple(float(v) for v in value)
 
 
 def _is_number(value: Any) -> bool:

@@ -103,6 +103,8 @@ BAD_CARDS = {
                                  "lists a file outside the model folder"),
     "datasets not a list": (lambda c: c.update(datasets="aaron_sheep"), "datasets must be a list"),
     "newer format": (lambda c: c.update(format_version=99), "format_version 99 is not one this SketchGen reads"),
+    "start token of 4 numbers": (lambda c: c.update(start_token=[0, 0, 0, 0]),
+                                 "start_token must be a list of 5 finite numbers"),
 }
 
 

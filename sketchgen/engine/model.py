@@ -18,7 +18,7 @@ import numpy as np
 
 from sketchgen.errors import ConfigError, ModelError, SketchError
 from sketchgen.model_folder import (DECODER_INIT, DECODER_PRIME, DECODER_SAMPLE, DECODER_SAMPLE_INT8, DECODER_STEP,
-                                    ENCODER, ENCODER_INT8, START_TOKEN, ModelCard, graph_contract, required_files,
+                                    ENCODER, ENCODER_INT8, ModelCard, graph_contract, required_files,
                                     resolve_model)
 from sketchgen.strokes import stroke3_to_stroke5, validate_stroke3
 
@@ -52,7 +52,7 @@ class SketchModel:
         self.num_mixture: int = card.config.num_mixture
         self.scale_factor: float = card.scale_factor
         self.max_seq_len: int = card.max_seq_len
-        self.start_token = _start_token(card)  # the row fed before the first point (imported official models: zeros)
+        self.start_token = np.asarray(card.start_token, np.float32)  # imported official models: zeros
 
     def __repr__(self) -> str:
         kind = "conditional" if self.conditional else "unconditional"
@@ -384,19 +384,6 @@ class SketchModel:
                 out = (np.sin((1.0 - ts) * omega) * a + np.sin(ts * omega) * b) / math.sin(omega)
                 return out.astype(np.float32)
         return ((1.0 - ts) * a + ts * b).astype(np.float32)
-
-
-def _start_token(card: ModelCard) -> np.ndarray:
-    """The card's ``start_token`` (5 finite numbers: the official JS demos feed their models zeros), else the training
-    start token."""
-    value = card.raw.get("start_token")
-    if value is None:
-        return START_TOKEN
-    row = np.asarray(value, dtype=np.float64) if isinstance(value, list) and len(value) == 5 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) else None
-    if row is None or not np.isfinite(row).all():
-        raise ModelError(card.path, f"start_token must be a list of 5 numbers, found {str(value)[:60]}")
-    return row.astype(np.float32)
 
 
 def load_model(path: str | os.PathLike[str], provider: str = "auto", precision: str = "auto",
