@@ -16,7 +16,7 @@ from sketchgen.engine import load_model
 from sketchgen.errors import DataFileError, ModelError
 from sketchgen.official import jsformat
 from sketchgen.official.catalogue import catalogue, parse_name, resolve_source
-from sketchgen.official.convert import PARITY_TOLERANCE, import_js_model
+from sketchgen.official.convert import REFERENCE_TOLERANCE, import_js_model
 from sketchgen.official.jsformat import parse_js_model, read_js_model
 from sketchgen.official.reference import JSReference, softmax
 
@@ -157,7 +157,7 @@ def test_parity_over_real_sketches_every_step(tmp_path: Path, official_dir: Path
             out["pi"], pdf["pi"] = softmax(out["pi"]), softmax(pdf["pi"])  # the mixture weights
             for key in pdf:
                 err = np.max(np.abs(out[key] - pdf[key]) / np.maximum(1.0, np.abs(pdf[key])))
-                assert err <= PARITY_TOLERANCE, (key, t, err)
+                assert err <= REFERENCE_TOLERANCE, (key, t, err)
             h, c = out["h_out"], out["c_out"]
     pixels = real[0].copy()
     pixels[:, 0:2] *= np.float32(model.scale_factor)

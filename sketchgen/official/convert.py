@@ -4,7 +4,7 @@ The graphs are built from the weights with :mod:`sketchgen.graphs` (numpy + onnx
 imports too): ``decoder_init`` (zeros for a decoder-only model, ``tanh(z W + b)`` for a vae), ``decoder_step``,
 ``decoder_prime``, the fused ``decoder_sample`` (fp32, and int8 where it passes the check below) and, for a vae,
 ``encoder`` (one bidirectional LSTM op). Nothing is written until each one computes what
-:class:`~sketchgen.official.reference.JSReference` computes, within :data:`PARITY_TOLERANCE`: at every step of
+:class:`~sketchgen.official.reference.JSReference` computes, within :data:`REFERENCE_TOLERANCE`: at every step of
 whole sketches (the graph's and the reference's step from the same state) the mixture parameters, pen logits and
 new state; the initial state; for a vae, the encoder's mu and log sigma^2. The primer must reach the state the
 step graph reaches (within the export's 1e-4: two fp32 recurrences), and the fused sampler draw the points a
@@ -35,14 +35,14 @@ from sketchgen.graphs import build_init as build_init_graph
 from sketchgen.model_folder import (CARD_FILE, DECODER_INIT, DECODER_PRIME, DECODER_SAMPLE, DECODER_SAMPLE_INT8,
                                     DECODER_STEP, ENCODER, OPSET, START_TOKEN, build_card, file_entries,
                                     graph_contract, write_card)
-from sketchgen.model_folder import PARITY_TOLERANCE as PARITY_TOLERANCE_FP32
+from sketchgen.model_folder import PARITY_TOLERANCE as EXPORT_PARITY_TOLERANCE
 from sketchgen.official.jsformat import JSModel, read_js_model
 from sketchgen.official.reference import JSReference, softmax
 
-PARITY_TOLERANCE = 1e-5      # per step, relative above magnitude 1: fp32 graphs against the float64 reference
+REFERENCE_TOLERANCE = 1e-5   # per step, relative above magnitude 1: fp32 graphs against the float64 reference
                              # (mixture weights pi, mu, sigma, rho, pen logits and the new state)
 PRIME_CHECK_STEPS = 32
-PRIME_TOLERANCE = PARITY_TOLERANCE_FP32  # the primer against the step graph: two fp32 recurrences (the export's bound)
+PRIME_TOLERANCE = EXPORT_PARITY_TOLERANCE  # the primer against the step graph: two fp32 recurrences
 SAMPLER_TOLERANCE = 1e-4     # sampled offsets (they also pass through exp, sin and asin of the noise)
 CHECK_SKETCHES = 16          # sketches the fp32 model draws for the parity and int8 checks
 CHECK_TEMPERATURE = 1.0
@@ -161,7 +161,7 @@ def check_parity(model: JSModel, sessions: dict[str, Any], sketches: Sequence[np
     want_pc = np.stack([states[n - 1][1][i] for i, n in zip(rows, prime_lengths)])
     errors[DECODER_PRIME] = max(_error(ph, want_ph), _error(pc, want_pc))
     for name, err in errors.items():
-        tolerance = PRIME_TOLERANCE if name == DECODER_PRIME else PARITY_TOLERANCE
+        tolerance = PRIME_TOLERANCE if name == DECODER_PRIME else REFERENCE_TOLERANCE
         if not err <= tolerance:
             raise ImportCheckError(f"{name}: differs from the official model's arithmetic by {err:.2e} "
                                    f"(tolerance {tolerance:g}); nothing was written")
@@ -371,7 +371,7 @@ def _card(model: JSModel, config: HParams, origin: str, errors: dict[str, float]
                        else "not published with the model"),
         export={"opset": OPSET, "tool": "sketchgen-import (graphs built from the weights, no TensorFlow)",
                 "parity": {"reference": "numpy copy of sketch-rnn-js/lib/sketch_rnn.js (float64)",
-                           "tolerance": PARITY_TOLERANCE,
+                           "tolerance": REFERENCE_TOLERANCE,
                            "max_abs_error": errors, "real_sketches_checked": real},
                 "seconds": seconds},
         precision=precision,
@@ -409,4 +409,4 @@ def _write_folder(out: Path, protos: dict[str, onnx.ModelProto], card_for: Calla
 
 
 __all__ = ["import_js_model", "build_init", "check_parity", "draw_check_sketches", "choose_int8", "ImportCheckError",
-           "PARITY_TOLERANCE", "PROVENANCE", "DataFileError"]
+           "REFERENCE_TOLERANCE", "PROVENANCE", "DataFileError"]
